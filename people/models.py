@@ -1,0 +1,77 @@
+"""Players and their answers for session instances."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from sessions_app import clock
+from sessions_app.models import SessionInstance, TracksLoadedValues, country_validator
+
+
+class Person(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="person"
+    )
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100, blank=True)
+    email = models.EmailField(blank=True)
+    city = models.CharField(max_length=120, blank=True)
+    country = models.CharField(max_length=2, blank=True, validators=[country_validator])
+    share_location = models.BooleanField(default=True, help_text="Show others which session I am at")
+    at_active_session_instance = models.ForeignKey(
+        SessionInstance, null=True, blank=True, on_delete=models.SET_NULL, related_name="people_here",
+        help_text="Where the person is right now (kept by the sweep)",
+    )
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+        verbose_name_plural = "people"
+        indexes = [
+            models.Index(
+                fields=["at_active_session_instance"],
+                condition=Q(at_active_session_instance__isnull=False),
+                name="person_at_active_instance",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def save(self, *args, **kwargs):
+        if self.country:
+            self.country = self.country.strip().upper()
+        super().save(*args, **kwargs)
+
+
+class Attendance(TracksLoadedValues, models.Model):
+    class Status(models.TextChoices):
+        YES = "yes", "Going"
+        MAYBE = "maybe", "Maybe"
+        NO = "no", "Not going"
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="attendances")
+    session_instance = models.ForeignKey(SessionInstance, on_delete=models.CASCADE, related_name="attendances")
+    status = models.CharField(max_length=5, choices=Status.choices)
+    checked_in_at = models.DateTimeField(null=True, blank=True, help_text="When the answer last became yes")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["person", "session_instance"], name="unique_attendance_person_instance"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person} — {self.session_instance}: {self.status}"
+
+    tracked_fields = ("status", "person_id", "session_instance_id")
+
+    def save(self, *args, **kwargs):
+        # checked_in_at moves whenever the answer becomes yes (new, no->yes, maybe->yes).
+        became_yes = self.status == self.Status.YES and getattr(self, "loaded", {}).get("status") != self.Status.YES
+        if became_yes:
+            self.checked_in_at = clock.now()
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "checked_in_at"}
+        super().save(*args, **kwargs)
+        self.remember_loaded()

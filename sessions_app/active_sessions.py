@@ -1,0 +1,350 @@
+"""The sweep: auto-create instances, then activate and deactivate them, then re-place
+people — one transaction, one writer at a time, the same rules for cron, HTTP, event
+hooks and the admin (SPEC sections 3-5).
+
+Cost grows with the number of changes, not with the number of sessions: activation is a
+fixed handful of set-based statements over the stored UTC windows, and recurrence
+expansion touches only sessions whose auto-create horizon is due.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
+
+from people.location import relocate_people
+from sessions_app import clock
+from sessions_app.db import IdIn
+from sessions_app.models import Session, SessionInstance, SweepRun
+from sessions_app.occurrences import RecurrenceError, occurrence_starts
+from sessions_app.windows import MAX_WINDOW, valid_timezone_names
+
+logger = logging.getLogger("ceol.sweep")
+
+# pg_advisory_xact_lock key shared by every evaluation ("ceol" in ASCII).
+ADVISORY_LOCK_KEY = 0x63656F6C
+SWEEP_RUN_RETENTION = timedelta(days=30)
+# How far past the horizon to look for the next occurrence when scheduling the next
+# auto-create; a session with none in that span is looked at again after it.
+NEXT_OCCURRENCE_SEARCH = timedelta(days=400)
+WAITING_TRIGGERS = {SweepRun.Trigger.EVENT, SweepRun.Trigger.ADMIN}
+
+_hooks_suppressed = contextvars.ContextVar("ceol_hooks_suppressed", default=False)
+
+
+class SweepFailed(Exception):
+    """A fatal error (the database): nothing of the sweep was kept."""
+
+
+def hooks_suppressed() -> bool:
+    """True while the sweep itself writes, so event hooks do not re-enter it."""
+    return _hooks_suppressed.get()
+
+
+@contextmanager
+def suppress_hooks() -> Iterator[None]:
+    token = _hooks_suppressed.set(True)
+    try:
+        yield
+    finally:
+        _hooks_suppressed.reset(token)
+
+
+def _acquire_lock(*, wait: bool) -> bool:
+    """Take the one-writer lock for this transaction. On SQLite the database's own
+    write lock (transactions begin IMMEDIATE) already serialises writers."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        if wait:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
+            return True
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
+        return bool(cursor.fetchone()[0])
+
+
+def _scoped(queryset, field: str, ids: Collection[int] | None):
+    return queryset if ids is None else queryset.filter(IdIn(field, ids))
+
+
+def _invalid_timezone_errors(session_ids: Collection[int] | None) -> tuple[set[int], list[dict]]:
+    rows = _scoped(Session.objects.exclude(timezone__in=valid_timezone_names()), "id", session_ids)
+    bad = list(rows.order_by().values_list("id", "timezone"))
+    return {sid for sid, _ in bad}, [
+        {"session_id": sid, "error": f"Invalid timezone {name!r}"} for sid, name in bad
+    ]
+
+
+def _expected_occurrences(session: Session, t: datetime, after: datetime, before: datetime) -> list[SessionInstance]:
+    """Instances the recurrence calls for starting in ``[after, before)``, windows set,
+    within the session's initiation and termination dates, window still open at ``t``."""
+    starts = occurrence_starts(
+        session.recurrence,
+        anchor_date=session.anchor_date(),
+        start_time=session.start_time,
+        tz=session.zone,
+        after=after,
+        before=before,
+    )
+    expected = []
+    for start in starts:
+        local_date = start.date()
+        if session.initiation_date and local_date < session.initiation_date:
+            continue
+        if session.termination_date and local_date > session.termination_date:
+            continue
+        instance = SessionInstance(
+            session=session, date=local_date, start_time=session.start_time, end_time=session.end_time,
+            auto_created=True,
+        )
+        instance.refresh_window()
+        if instance.active_until is not None and instance.active_until > t:
+            expected.append(instance)
+    return expected
+
+
+def _auto_create_for(session: Session, t: datetime) -> tuple[list[SessionInstance], int]:
+    """Create the missing occurrences of one due session; returns (created, removed).
+
+    After a restart of the horizon (a schedule change) future auto-created instances
+    that no longer match and have no attendance are removed first.
+    """
+    if session.start_time is None or session.end_time is None:
+        raise RecurrenceError("Missing start or end time")
+    horizon_end = t + timedelta(hours=session.auto_create_hours_ahead)
+    restart = session.auto_created_until is None
+    after = t - MAX_WINDOW if restart else session.auto_created_until
+    expected = _expected_occurrences(session, t, after, horizon_end)
+
+    removed = 0
+    if restart:
+        stale = session.instances.filter(auto_created=True, starts_at__gt=t, attendances__isnull=True)
+        last = stale.order_by("-starts_at").values_list("starts_at", flat=True).first()
+        if last is not None:
+            still_wanted = {
+                (i.date, i.start_time)
+                for i in _expected_occurrences(session, t, t, max(last, horizon_end) + timedelta(seconds=1))
+            }
+            doomed = [i.pk for i in stale if (i.date, i.start_time) not in still_wanted]
+            if doomed:
+                with suppress_hooks():
+                    removed, _ = SessionInstance.objects.filter(pk__in=doomed).delete()
+
+    existing = session.instances.filter(date__in={i.date for i in expected}).values_list(
+        "date", "start_time", "auto_created"
+    )
+    taken = {(d, s) for d, s, _ in existing} | {(d, "auto") for d, _, auto in existing if auto}
+    missing = [i for i in expected if (i.date, i.start_time) not in taken and (i.date, "auto") not in taken]
+    SessionInstance.objects.bulk_create(missing)
+
+    upcoming = _expected_occurrences(session, t, horizon_end, horizon_end + NEXT_OCCURRENCE_SEARCH)
+    due_at = (
+        upcoming[0].starts_at - timedelta(hours=session.auto_create_hours_ahead)
+        if upcoming
+        else horizon_end + NEXT_OCCURRENCE_SEARCH
+    )
+    Session.objects.filter(pk=session.pk).update(auto_created_until=horizon_end, auto_create_due_at=due_at)
+    return missing, removed
+
+
+def _auto_create(t: datetime, session_ids, skip: set[int], errors: list[dict]) -> list[dict]:
+    due = _scoped(
+        Session.objects.filter(auto_create_instances=True, auto_create_due_at__lte=t), "id", session_ids
+    ).order_by("id")
+    report = []
+    for session in due:
+        if session.pk in skip:
+            continue
+        try:
+            with transaction.atomic():
+                created, _removed = _auto_create_for(session, t)
+        except RecurrenceError as exc:
+            errors.append({"session_id": session.pk, "error": str(exc)})
+            continue
+        if created:
+            report.append({
+                "session_id": session.pk,
+                "session_name": session.name,
+                "instances_created": len(created),
+                "dates": [i.date.isoformat() for i in created],
+                "instance_ids": [i.pk for i in created],
+            })
+    return report
+
+
+def _apply_activation(t: datetime, session_ids, invalid: set[int]) -> tuple[list[dict], list[dict]]:
+    """Deactivate what no longer qualifies, then activate each session's winner.
+
+    Four statements whatever the number of sessions: the winners (latest ``starts_at``,
+    then higher id, per session), the active set, and two updates. Deactivating first
+    keeps the one-active-per-session constraint true at every statement.
+    """
+    qualifying = _scoped(SessionInstance.objects.qualifying_at(t), "session_id", session_ids)
+    if invalid:
+        qualifying = qualifying.exclude(IdIn("session_id", invalid))
+    winners = {
+        pk: (session_id, name)
+        for pk, session_id, name, _rank in qualifying.annotate(
+            rank=Window(RowNumber(), partition_by=F("session_id"), order_by=[F("starts_at").desc(), F("id").desc()])
+        )
+        .filter(rank=1)
+        .values_list("id", "session_id", "session__name", "rank")
+    }
+    active = {
+        pk: (session_id, name)
+        for pk, session_id, name in _scoped(SessionInstance.objects.active(), "session_id", session_ids)
+        .values_list("id", "session_id", "session__name")
+    }
+    to_deactivate = sorted(active.keys() - winners.keys())
+    to_activate = sorted(winners.keys() - active.keys())
+    if to_deactivate:
+        SessionInstance.objects.filter(IdIn("id", to_deactivate)).update(is_active=False)
+    if to_activate:
+        SessionInstance.objects.filter(IdIn("id", to_activate)).update(is_active=True)
+
+    def describe(ids, source):
+        return [{"session_id": source[pk][0], "instance_id": pk, "session_name": source[pk][1]} for pk in ids]
+
+    return describe(to_activate, winners), describe(to_deactivate, active)
+
+
+def _evaluate(t: datetime, *, session_ids: Collection[int] | None, person_ids: Collection[int]) -> dict:
+    errors: list[dict] = []
+    invalid, tz_errors = _invalid_timezone_errors(session_ids)
+    errors.extend(tz_errors)
+    created, activated, deactivated = [], [], []
+    if session_ids is None or session_ids:
+        created = _auto_create(t, session_ids, invalid, errors)
+        activated, deactivated = _apply_activation(t, session_ids, invalid)
+    moved = relocate_people(
+        activated_ids=[a["instance_id"] for a in activated],
+        deactivated_ids=[d["instance_id"] for d in deactivated],
+        person_ids=person_ids,
+    )
+    return {
+        "evaluated_at": t.isoformat(),
+        "activated": activated,
+        "deactivated": deactivated,
+        "auto_created": created,
+        "people_moved": moved,
+        "errors": errors,
+    }
+
+
+def _record_run(result: dict, *, started_at: datetime, t: datetime, simulated: bool, trigger: str) -> None:
+    errors = result["errors"]
+    SweepRun.objects.create(
+        started_at=started_at,
+        finished_at=clock.now(),
+        evaluated_at=t,
+        simulated=simulated,
+        trigger=trigger,
+        activated_count=len(result["activated"]),
+        deactivated_count=len(result["deactivated"]),
+        auto_created_count=sum(c["instances_created"] for c in result["auto_created"]),
+        people_moved_count=len(result["people_moved"]),
+        errors=errors,
+        status=SweepRun.Status.PARTIAL if errors else SweepRun.Status.OK,
+    )
+
+
+def _record_failure(*, started_at: datetime, t: datetime, simulated: bool, trigger: str, message: str) -> None:
+    """Write a ``failed`` row after the rollback, when the database is reachable at all."""
+    try:
+        with transaction.atomic():
+            SweepRun.objects.create(
+                started_at=started_at, finished_at=clock.now(), evaluated_at=t, simulated=simulated,
+                trigger=trigger, errors=[{"session_id": None, "error": message}], status=SweepRun.Status.FAILED,
+            )
+    except DatabaseError:
+        logger.exception("Could not record the failed sweep")
+
+
+def evaluate(
+    now: datetime | None = None,
+    *,
+    dry_run: bool = False,
+    trigger: str = SweepRun.Trigger.CRON,
+    session_ids: Collection[int] | None = None,
+    person_ids: Collection[int] = (),
+    lookahead: timedelta | None = None,
+) -> dict:
+    """Run one evaluation at ``t = now + lookahead``; see ``update_active_sessions``.
+
+    ``session_ids`` limits auto-create and activation to those sessions (``None``: all;
+    empty: none, for a person-only re-evaluation); ``person_ids`` are re-placed as well
+    as the people the activation changes affect.
+    """
+    started_at = clock.now()
+    simulated = now is not None
+    t = clock.evaluation_instant(now, lookahead_=lookahead)
+    full_sweep = trigger in (SweepRun.Trigger.CRON, SweepRun.Trigger.HTTP)
+    try:
+        with transaction.atomic():
+            if not _acquire_lock(wait=trigger in WAITING_TRIGGERS):
+                return {"evaluated_at": t.isoformat(), "skipped": "another sweep is running", "activated": [],
+                        "deactivated": [], "auto_created": [], "people_moved": [], "errors": []}
+            result = _evaluate(t, session_ids=session_ids, person_ids=person_ids)
+            changed = any(result[k] for k in ("activated", "deactivated", "auto_created", "people_moved"))
+            if dry_run:
+                transaction.set_rollback(True)
+                for entry in result["auto_created"]:
+                    entry["instance_ids"] = [None] * len(entry["instance_ids"])
+            elif full_sweep or changed:
+                _record_run(result, started_at=started_at, t=t, simulated=simulated, trigger=trigger)
+                if full_sweep:
+                    SweepRun.objects.filter(started_at__lt=started_at - SWEEP_RUN_RETENTION).delete()
+    except DatabaseError as exc:
+        message = f"Database error: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
+        logger.error("Sweep failed at %s: %s", t.isoformat(), message)
+        if not dry_run:
+            _record_failure(started_at=started_at, t=t, simulated=simulated, trigger=trigger, message=message)
+        raise SweepFailed(message) from exc
+    for entry in result["errors"]:
+        logger.warning("Session %s skipped: %s", entry["session_id"], entry["error"])
+    return result
+
+
+def update_active_sessions(now: datetime | None = None, *, dry_run: bool = False, trigger: str = "cron") -> dict:
+    """The sweep: auto-create, then activate/deactivate, then re-place people, at
+    ``t = now + ACTIVE_SESSION_LOOKAHEAD`` (``now`` defaults to the clock).
+
+    Returns the dict of SPEC section 4 (plus ``"skipped"`` when another cron/HTTP sweep
+    holds the lock). One transaction: a failure leaves nothing half-done and raises
+    ``SweepFailed``. ``dry_run`` computes everything and rolls it back.
+    """
+    return evaluate(now, dry_run=dry_run, trigger=trigger)
+
+
+def auto_create_scheduled_instances(now: datetime | None = None, *, dry_run: bool = False) -> dict:
+    """Only the auto-create step of the sweep, in its own transaction; same return shape."""
+    t = clock.evaluation_instant(now)
+    errors: list[dict] = []
+    with transaction.atomic():
+        _acquire_lock(wait=True)
+        invalid, tz_errors = _invalid_timezone_errors(None)
+        errors.extend(tz_errors)
+        created = _auto_create(t, None, invalid, errors)
+        if dry_run:
+            transaction.set_rollback(True)
+            for entry in created:
+                entry["instance_ids"] = [None] * len(entry["instance_ids"])
+    return {"evaluated_at": t.isoformat(), "activated": [], "deactivated": [], "auto_created": created,
+            "people_moved": [], "errors": errors}
+
+
+def reevaluate_session(session_id: int, *, trigger: str = SweepRun.Trigger.EVENT, person_ids=()) -> dict:
+    """Event hook entry point: one session now, waiting for the lock."""
+    return evaluate(trigger=trigger, session_ids=[session_id], person_ids=person_ids)
+
+
+def reevaluate_people(person_ids: Collection[int]) -> dict:
+    """Event hook entry point: re-place these people now (an answer changed)."""
+    return evaluate(trigger=SweepRun.Trigger.EVENT, session_ids=(), person_ids=person_ids)

@@ -1,0 +1,336 @@
+"""Sessions, their dated instances, and the record of sweeps."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import recurrence as recurrence_lib
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models, transaction
+from django.db.models import F, Q
+from recurrence.fields import RecurrenceField
+
+from sessions_app import clock
+from sessions_app.occurrences import rules_need_anchor
+from sessions_app.windows import MAX_BUFFER_MINUTES, MAX_WINDOW, Window, compute_window, is_valid_timezone, zone
+
+
+def validate_timezone(value: str) -> None:
+    if not is_valid_timezone(value):
+        raise ValidationError("%(value)s is not an IANA timezone name.", params={"value": value}, code="invalid")
+
+
+country_validator = RegexValidator(r"^[A-Z]{2}$", "Use the ISO 3166-1 alpha-2 code in upper case, e.g. IE.")
+buffer_validators = [MinValueValidator(0), MaxValueValidator(MAX_BUFFER_MINUTES)]
+hours_ahead_validators = [MinValueValidator(1), MaxValueValidator(168)]
+
+# Changing any of these restarts the auto-create horizon at t (SPEC section 4) ...
+SCHEDULE_FIELDS = ("recurrence", "start_time", "end_time", "timezone", "initiation_date", "auto_create_hours_ahead")
+# ... and these only make the session due for auto-create at the next evaluation.
+DUE_FIELDS = ("auto_create_instances", "termination_date")
+# Changing any of these moves the windows of instances that have not ended.
+WINDOW_FIELDS = ("start_time", "end_time", "timezone", "active_buffer_minutes_before", "active_buffer_minutes_after")
+
+
+def serialize_rules(value) -> str:
+    if not value:
+        return ""
+    return recurrence_lib.serialize(value) or ""
+
+
+class TracksLoadedValues:
+    """Remembers the values of ``tracked_fields`` as loaded, to tell what a save changes."""
+
+    tracked_fields: tuple[str, ...] = ()
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        obj = super().from_db(db, field_names, values)
+        obj.remember_loaded()
+        return obj
+
+    def tracked_value(self, name: str):
+        return getattr(self, name)
+
+    def remember_loaded(self) -> None:
+        self.loaded = {name: self.tracked_value(name) for name in self.tracked_fields if name in self.__dict__}
+
+    def changed_fields(self) -> set[str]:
+        """Tracked fields whose value differs from the loaded one (empty for a new object)."""
+        loaded = getattr(self, "loaded", {})
+        return {name for name, value in loaded.items() if self.tracked_value(name) != value}
+
+
+class Session(TracksLoadedValues, models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, unique=True)
+    venue_name = models.CharField(max_length=200)
+    address = models.CharField(max_length=300, blank=True)
+    city = models.CharField(max_length=120)
+    country = models.CharField(max_length=2, validators=[country_validator], help_text="ISO 3166-1 alpha-2, e.g. IE")
+    timezone = models.CharField(max_length=64, validators=[validate_timezone], help_text="IANA name, e.g. Europe/Dublin")
+    recurrence = RecurrenceField(blank=True, null=True)
+    initiation_date = models.DateField(
+        null=True, blank=True,
+        help_text="First date of the session. Anchors 'every other week'; required for such rules.",
+    )
+    start_time = models.TimeField(null=True, blank=True, help_text="Local wall-clock time")
+    end_time = models.TimeField(
+        null=True, blank=True, help_text="Local wall-clock time; at or before the start means the next day"
+    )
+    active_buffer_minutes_before = models.PositiveSmallIntegerField(default=60, validators=buffer_validators)
+    active_buffer_minutes_after = models.PositiveSmallIntegerField(default=60, validators=buffer_validators)
+    auto_create_instances = models.BooleanField(default=False)
+    auto_create_hours_ahead = models.PositiveSmallIntegerField(default=24, validators=hours_ahead_validators)
+    termination_date = models.DateField(null=True, blank=True, help_text="Last local date the session runs")
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Auto-create bookkeeping: occurrences starting before this instant were generated
+    # (so deleted ones are not re-created); null means "restart at the next evaluation".
+    auto_created_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the horizon next needs extending; the sweep only expands sessions due by t.
+    auto_create_due_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(auto_create_hours_ahead__gte=1, auto_create_hours_ahead__lte=168),
+                name="session_hours_ahead_1_168",
+            ),
+            models.CheckConstraint(
+                condition=Q(active_buffer_minutes_before__lte=MAX_BUFFER_MINUTES)
+                & Q(active_buffer_minutes_after__lte=MAX_BUFFER_MINUTES),
+                name="session_buffers_at_most_720",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["auto_create_due_at"], condition=Q(auto_create_instances=True), name="session_auto_create_due"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    tracked_fields = (*SCHEDULE_FIELDS, *DUE_FIELDS, *WINDOW_FIELDS)
+
+    def tracked_value(self, name: str):
+        value = getattr(self, name)
+        return serialize_rules(value) if name == "recurrence" else value
+
+    @property
+    def zone(self) -> ZoneInfo | None:
+        """The session's ``ZoneInfo``, or ``None`` when the stored name is not valid."""
+        try:
+            return zone(self.timezone)
+        except ZoneInfoNotFoundError:
+            return None
+
+    def anchor_date(self):
+        """The date recurrence rules count from: ``initiation_date``, else the creation date."""
+        if self.initiation_date:
+            return self.initiation_date
+        created = self.created_at or clock.now()
+        tz = self.zone
+        return created.astimezone(tz).date() if tz else created.date()
+
+    def clean(self) -> None:
+        super().clean()
+        if self.country:
+            self.country = self.country.strip().upper()
+        if self.recurrence and rules_need_anchor(self.recurrence) and not self.initiation_date:
+            raise ValidationError(
+                {"initiation_date": "Set the first date: 'every N weeks' and weekly rules without a weekday count from it."}
+            )
+        if self.recurrence and (self.start_time is None or self.end_time is None):
+            raise ValidationError({"start_time": "A recurring session needs a start and an end time."})
+
+    def save(self, *args, **kwargs):
+        if self.country:
+            self.country = self.country.strip().upper()
+        changed = self.changed_fields()
+        if changed & set(SCHEDULE_FIELDS):
+            self.auto_created_until = None
+        if self._state.adding or changed & {*SCHEDULE_FIELDS, *DUE_FIELDS}:
+            self.auto_create_due_at = clock.now() if self.auto_create_instances else None
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "auto_created_until", "auto_create_due_at"}
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if changed & set(WINDOW_FIELDS):
+                self._carry_changes_to_instances(changed)
+        self.remember_loaded()
+
+    def _carry_changes_to_instances(self, changed: set[str]) -> None:
+        """Bring instances that have not ended in line with a change of times, zone or buffers.
+
+        Instances that have not started and still carry the old session time take the new
+        one; individually edited ones keep theirs. Ended instances are history and stay.
+        """
+        now = clock.now()
+        old = self.loaded
+        not_ended = self.instances.filter(Q(ends_at__gt=now) | Q(ends_at__isnull=True))
+        changed_rows = []
+        for instance in not_ended:
+            before = (instance.start_time, instance.end_time, *instance.window_values())
+            not_started = instance.starts_at is None or instance.starts_at > now
+            if not_started and "start_time" in changed and instance.start_time == old["start_time"]:
+                instance.start_time = self.start_time
+            if not_started and "end_time" in changed and instance.end_time == old["end_time"]:
+                instance.end_time = self.end_time
+            instance.session = self
+            instance.refresh_window()
+            if (instance.start_time, instance.end_time, *instance.window_values()) != before:
+                changed_rows.append(instance)
+        SessionInstance.objects.bulk_update(
+            changed_rows, ["start_time", "end_time", "starts_at", "ends_at", "active_from", "active_until"]
+        )
+
+
+class SessionInstanceQuerySet(models.QuerySet):
+    def open_at(self, t: datetime):
+        """Instances whose active window contains ``t`` (``active_from <= t < active_until``).
+
+        The lower limit on ``active_from`` bounds the index range scan: no window is
+        longer than ``MAX_WINDOW``, so older rows cannot match.
+        """
+        return self.filter(active_from__lte=t, active_from__gt=t - MAX_WINDOW, active_until__gt=t)
+
+    def qualifying_at(self, t: datetime):
+        """Instances that may be active at ``t`` (SPEC 3.1) before one is picked per session.
+
+        Sessions with an invalid timezone are excluded by the caller, which reports them.
+        """
+        return (
+            self.open_at(t)
+            .filter(is_cancelled=False)
+            .filter(Q(session__termination_date__isnull=True) | Q(date__lte=F("session__termination_date")))
+        )
+
+    def active(self):
+        return self.filter(is_active=True)
+
+
+class SessionInstance(TracksLoadedValues, models.Model):
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="instances")
+    date = models.DateField(help_text="The local date the instance starts")
+    start_time = models.TimeField(null=True, blank=True, help_text="Local; empty copies the session's")
+    end_time = models.TimeField(null=True, blank=True, help_text="Local; empty copies the session's")
+    is_cancelled = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=False)
+    auto_created = models.BooleanField(default=False, editable=False)
+    starts_at = models.DateTimeField(null=True, blank=True, editable=False)
+    ends_at = models.DateTimeField(null=True, blank=True, editable=False)
+    active_from = models.DateTimeField(null=True, blank=True, editable=False)
+    active_until = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = SessionInstanceQuerySet.as_manager()
+
+    tracked_fields = ("date", "start_time", "end_time", "is_cancelled", "is_active", "session_id")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["session", "date", "start_time"], name="unique_instance_session_date_start"),
+            models.UniqueConstraint(
+                fields=["session"], condition=Q(is_active=True), name="one_active_instance_per_session"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["is_active"], condition=Q(is_active=True), name="instance_is_active"),
+            models.Index(fields=["active_from", "active_until"], name="instance_active_window"),
+        ]
+
+    def __str__(self) -> str:
+        when = self.start_time.strftime("%H:%M") if self.start_time else "time unknown"
+        return f"{self.session.name} — {self.date.isoformat()} {when}"
+
+    def window_values(self) -> tuple:
+        return (self.starts_at, self.ends_at, self.active_from, self.active_until)
+
+    def window(self) -> Window | None:
+        """This instance's UTC window from its local date and times; ``None`` when unknown
+        or when the session's timezone is not valid."""
+        tz = self.session.zone
+        if tz is None:
+            return None
+        return compute_window(
+            local_date=self.date,
+            start_time=self.start_time,
+            end_time=self.end_time,
+            tz=tz,
+            buffer_before_minutes=self.session.active_buffer_minutes_before,
+            buffer_after_minutes=self.session.active_buffer_minutes_after,
+        )
+
+    def refresh_window(self) -> None:
+        """Set the stored UTC columns from the local inputs (kept in sync on every save)."""
+        window = self.window()
+        if window is None:
+            self.starts_at = self.ends_at = self.active_from = self.active_until = None
+        else:
+            self.starts_at, self.ends_at = window.starts_at, window.ends_at
+            self.active_from, self.active_until = window.active_from, window.active_until
+
+    def save(self, *args, **kwargs):
+        if self._state.adding:
+            if self.start_time is None:
+                self.start_time = self.session.start_time
+            if self.end_time is None:
+                self.end_time = self.session.end_time
+        self.refresh_window()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "starts_at", "ends_at", "active_from", "active_until"}
+        super().save(*args, **kwargs)
+        self.remember_loaded()
+
+    @property
+    def local_starts(self) -> datetime | None:
+        tz = self.session.zone
+        return self.starts_at.astimezone(tz) if self.starts_at and tz else None
+
+    @property
+    def local_ends(self) -> datetime | None:
+        tz = self.session.zone
+        return self.ends_at.astimezone(tz) if self.ends_at and tz else None
+
+    def is_live_at(self, t: datetime) -> bool:
+        return bool(self.active_from and self.active_from <= t < self.active_until)
+
+
+class SweepRun(models.Model):
+    class Trigger(models.TextChoices):
+        CRON = "cron"
+        HTTP = "http"
+        EVENT = "event"
+        ADMIN = "admin"
+
+    class Status(models.TextChoices):
+        OK = "ok"
+        PARTIAL = "partial"
+        FAILED = "failed"
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    evaluated_at = models.DateTimeField(help_text="The instant evaluated (now + lookahead)")
+    simulated = models.BooleanField(default=False)
+    trigger = models.CharField(max_length=10, choices=Trigger.choices)
+    activated_count = models.PositiveIntegerField(default=0)
+    deactivated_count = models.PositiveIntegerField(default=0)
+    auto_created_count = models.PositiveIntegerField(default=0)
+    people_moved_count = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OK)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["started_at"], name="sweeprun_started_at")]
+
+    def __str__(self) -> str:
+        return f"{self.get_trigger_display()} sweep at {self.evaluated_at:%Y-%m-%d %H:%M} UTC ({self.status})"
+
+    @property
+    def duration(self) -> timedelta | None:
+        return self.finished_at - self.started_at if self.finished_at else None

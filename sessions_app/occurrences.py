@@ -1,0 +1,89 @@
+"""Pure recurrence maths: a session's rules + anchor + zone -> local occurrence starts.
+
+No ORM here. django-recurrence only stores the rules (RRULE/EXRULE/RDATE/EXDATE); this
+module expands them with a zone-aware ``dtstart`` so that wall-clock times survive DST
+and BYDAY does not drift across UTC midnight (see ../shared/PITFALLS.md):
+
+- ``dtstart`` is ``combine(anchor_date, start_time, zone)``: it anchors "every other
+  week" and gives dateutil the wall-clock time to keep;
+- ``dtstart`` itself is never an occurrence unless a rule produces it, and ``dtend``
+  is never passed (django-recurrence would add it as an occurrence);
+- RDATE and EXDATE name a *local date*: a value at 00:00 UTC (what the admin widget
+  stores for a picked day) is that calendar date; any other instant is taken on the
+  session's wall calendar. An RDATE occurs at the session's start time on its date;
+  an EXDATE removes every occurrence on its date.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
+
+import recurrence as recurrence_lib
+
+
+class RecurrenceError(ValueError):
+    """The stored rules cannot be expanded."""
+
+
+def _named_local_date(value: datetime | date, tz: ZoneInfo) -> date:
+    if not isinstance(value, datetime):
+        return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    utc = value.astimezone(UTC)
+    if utc.time() == time(0, 0):
+        return utc.date()
+    return value.astimezone(tz).date()
+
+
+def occurrence_starts(
+    rules: recurrence_lib.Recurrence | None,
+    *,
+    anchor_date: date,
+    start_time: time,
+    tz: ZoneInfo,
+    after: datetime,
+    before: datetime,
+) -> list[datetime]:
+    """Local, zone-aware starts of the occurrences with ``after <= start < before``.
+
+    ``after`` and ``before`` are aware instants (any zone). The result is sorted and
+    carries ``tz``. Raises ``RecurrenceError`` when the rules cannot be expanded.
+    """
+    if rules is None:
+        return []
+    dtstart = datetime.combine(anchor_date, start_time.replace(tzinfo=None, fold=0), tzinfo=tz)
+    try:
+        starts: set[datetime] = set()
+        for rule in rules.rrules:
+            starts.update(rule.to_dateutil_rrule(dtstart=dtstart).between(after, before, inc=True))
+        for rdate in rules.rdates:
+            local = datetime.combine(_named_local_date(rdate, tz), dtstart.timetz())
+            if local.date() >= anchor_date:
+                starts.add(local)
+        excluded_dates = {_named_local_date(exdate, tz) for exdate in rules.exdates}
+        for exrule in rules.exrules:
+            excluded_dates.update(
+                occurrence.date()
+                for occurrence in exrule.to_dateutil_rrule(dtstart=dtstart).between(after, before, inc=True)
+            )
+    except (TypeError, ValueError, OverflowError, AttributeError) as exc:
+        raise RecurrenceError(f"Unparsable recurrence: {exc}") from exc
+    return sorted(s for s in starts if after <= s < before and s.date() not in excluded_dates)
+
+
+def rules_need_anchor(rules: recurrence_lib.Recurrence | None) -> bool:
+    """True when the rules only make sense from a fixed first date.
+
+    "Every other Thursday" (INTERVAL > 1) and a weekly rule without BYDAY both count
+    weeks or weekdays from the anchor date.
+    """
+    if rules is None:
+        return False
+    for rule in [*rules.rrules, *rules.exrules]:
+        if (rule.interval or 1) > 1:
+            return True
+        if rule.freq == recurrence_lib.WEEKLY and not rule.byday:
+            return True
+    return False

@@ -1,0 +1,59 @@
+"""Event hooks (SPEC 5): thin receivers that re-evaluate the one session or person a
+write touched, on commit, through the same service as the sweep.
+
+The derived UTC window columns are not written here: ``SessionInstance.save()`` keeps
+them current synchronously. Fixture loading (``raw=True``) and the sweep's own writes
+do nothing.
+"""
+
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save, pre_delete
+from django.dispatch import receiver
+
+from people.models import Attendance
+from sessions_app import active_sessions
+from sessions_app.models import Session, SessionInstance
+
+
+def _on_commit_session(session_id: int, person_ids=()) -> None:
+    transaction.on_commit(lambda: active_sessions.reevaluate_session(session_id, person_ids=list(person_ids)))
+
+
+@receiver(post_save, sender=Session, dispatch_uid="ceol_session_saved")
+def session_saved(sender, instance: Session, raw=False, **kwargs):
+    if raw or active_sessions.hooks_suppressed():
+        return
+    _on_commit_session(instance.pk)
+
+
+@receiver(post_save, sender=SessionInstance, dispatch_uid="ceol_instance_saved")
+def instance_saved(sender, instance: SessionInstance, raw=False, created=False, **kwargs):
+    if raw or active_sessions.hooks_suppressed():
+        return
+    if not created and instance.changed_fields() <= {"is_active"}:
+        # Nothing but a hand-set is_active (admin override, SPEC 3.7): the next
+        # evaluation decides; re-evaluating now would undo the override at once.
+        return
+    _on_commit_session(instance.session_id)
+
+
+@receiver(pre_delete, sender=SessionInstance, dispatch_uid="ceol_instance_deleting")
+def instance_deleting(sender, instance: SessionInstance, **kwargs):
+    # The people here are set to null by the delete; remember them to re-place them.
+    instance.people_to_replace = list(instance.people_here.values_list("id", flat=True))
+
+
+@receiver(post_delete, sender=SessionInstance, dispatch_uid="ceol_instance_deleted")
+def instance_deleted(sender, instance: SessionInstance, **kwargs):
+    if active_sessions.hooks_suppressed():
+        return
+    _on_commit_session(instance.session_id, getattr(instance, "people_to_replace", ()))
+
+
+@receiver(post_save, sender=Attendance, dispatch_uid="ceol_attendance_saved")
+@receiver(post_delete, sender=Attendance, dispatch_uid="ceol_attendance_deleted")
+def attendance_changed(sender, instance: Attendance, raw=False, **kwargs):
+    if raw or active_sessions.hooks_suppressed():
+        return
+    person_id = instance.person_id
+    transaction.on_commit(lambda: active_sessions.reevaluate_people([person_id]))

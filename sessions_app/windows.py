@@ -1,0 +1,97 @@
+"""Pure time arithmetic: a local date and wall-clock times in a zone -> UTC instants.
+
+No ORM here. The database layer stores what these functions return.
+
+RFC 5545 rules, which Python's ``fold=0`` gives exactly:
+- a wall time that does not exist (spring-forward gap) is shifted forward by the gap;
+- an ambiguous wall time (fall-back) means its first occurrence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+MAX_BUFFER_MINUTES = 720
+
+# The longest any active window can be: a session that runs past midnight lasts under a
+# day of wall-clock time, plus one DST shift (at most an hour), plus both buffers.
+# The sweep uses it as the lower bound of its index range scan on ``active_from``.
+MAX_WINDOW = timedelta(days=1, hours=1) + 2 * timedelta(minutes=MAX_BUFFER_MINUTES)
+
+
+@lru_cache(maxsize=1)
+def valid_timezone_names() -> frozenset[str]:
+    """The IANA names ``zoneinfo`` knows on this machine (tzdata)."""
+    return frozenset(available_timezones())
+
+
+def is_valid_timezone(name: str) -> bool:
+    return name in valid_timezone_names()
+
+
+@lru_cache(maxsize=1024)
+def zone(name: str) -> ZoneInfo:
+    """The ``ZoneInfo`` for an IANA name; ``ZoneInfoNotFoundError`` when it is not one."""
+    if not is_valid_timezone(name):
+        raise ZoneInfoNotFoundError(f"Invalid timezone {name!r}")
+    return ZoneInfo(name)
+
+
+def local_to_utc(local_date: date, wall_time: time, tz: ZoneInfo) -> datetime:
+    """The UTC instant of a local wall-clock time, with RFC 5545 gap and fold rules."""
+    local = datetime.combine(local_date, wall_time.replace(tzinfo=None, fold=0), tzinfo=tz)
+    return local.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Window:
+    """When an instance runs and when it counts as active, all in UTC.
+
+    ``active_from <= t < active_until`` is the active test (half-open).
+    """
+
+    starts_at: datetime
+    ends_at: datetime
+    active_from: datetime
+    active_until: datetime
+
+
+def compute_window(
+    *,
+    local_date: date,
+    start_time: time | None,
+    end_time: time | None,
+    tz: ZoneInfo,
+    buffer_before_minutes: int,
+    buffer_after_minutes: int,
+) -> Window | None:
+    """The UTC window of one instance, or ``None`` when a start or end time is unknown.
+
+    An ``end_time`` at or before ``start_time`` means the instance ends the next day
+    (21:30-01:00 runs past midnight; 20:00-20:00 lasts a whole day).
+    """
+    if start_time is None or end_time is None:
+        return None
+    starts_at = local_to_utc(local_date, start_time, tz)
+    end_date = local_date + timedelta(days=1) if end_time <= start_time else local_date
+    ends_at = local_to_utc(end_date, end_time, tz)
+    if ends_at <= starts_at:
+        # A start inside a spring-forward gap is shifted forward and can pass an end
+        # just after the gap (02:50-03:10 on the change day); keep the wall-clock length.
+        ends_at = starts_at + (
+            datetime.combine(end_date, end_time) - datetime.combine(local_date, start_time)
+        )
+    return Window(
+        starts_at=starts_at,
+        ends_at=ends_at,
+        active_from=starts_at - timedelta(minutes=buffer_before_minutes),
+        active_until=ends_at + timedelta(minutes=buffer_after_minutes),
+    )
+
+
+def local_date_at(instant: datetime, tz: ZoneInfo) -> date:
+    """The date on the wall calendar of ``tz`` at an aware instant."""
+    return instant.astimezone(tz).date()
