@@ -1,0 +1,39 @@
+# Two commands from a fresh clone: `make run` and `make test` (see README).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DEV_ENV := DEBUG=1
+
+.PHONY: run test test-browser migrate demo sweep bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ceol needs Python 3.11 or newer")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+migrate: $(STAMP)
+	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
+
+demo: migrate
+	$(DEV_ENV) $(BIN)/python manage.py setup_demo_data
+
+sweep: $(STAMP)
+	$(DEV_ENV) $(BIN)/python manage.py check_active_sessions
+
+run: demo sweep
+	$(DEV_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-browser: $(STAMP)
+	CEOL_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -m browser
+
+bench: $(STAMP)
+	$(DEV_ENV) $(BIN)/python manage.py bench_sweep --sessions 1000
+
+clean:
+	rm -rf $(VENV) .pytest_cache
