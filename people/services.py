@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower, Trim
 
 from people.models import Attendance, Person
-from sessions_app import active_sessions
+from sessions_app import clock
 from sessions_app.models import SessionInstance
 
 
@@ -58,7 +58,7 @@ def check_in(*, person: Person, instance: SessionInstance) -> Attendance:
         )
         if not created:
             attendance.status = Attendance.Status.YES
-            attendance.checked_in_at = active_sessions.clock.now()
+            attendance.checked_in_at = clock.now()
             attendance.save(update_fields=["status", "checked_in_at"])
         if instance.is_active:
             Person.objects.filter(pk=person.pk).update(at_active_session_instance=instance)

@@ -1,0 +1,109 @@
+from datetime import UTC, date, datetime, time
+
+import pytest
+
+from people.models import Attendance, Person
+from people.services import AttendanceRefused, answer, check_in, live_nearby, people_at
+from sessions_app import clock
+from sessions_app.active_sessions import update_active_sessions
+
+pytestmark = pytest.mark.django_db
+
+EVENING = datetime(2026, 1, 15, 21, 30, tzinfo=UTC)  # 21:30 in Dublin (winter: UTC+0)
+
+
+@pytest.fixture
+def two_live(make_session, make_instance):
+    """Two live instances in Dublin (one with a city spelled differently) and one in Cork."""
+    pub = make_session(name="Pub", city="Dublin")
+    hall = make_session(name="Hall", city="  dublin ")
+    cork = make_session(name="Cork", city="Cork")
+    instances = [make_instance(s, date(2026, 1, 15)) for s in (pub, hall, cork)]
+    update_active_sessions(EVENING)
+    for instance in instances:
+        instance.refresh_from_db()
+        assert instance.is_active
+    return instances
+
+
+def test_check_in_on_live_instance_moves_person_at_once(two_live, make_person, monkeypatch):
+    monkeypatch.setattr(clock, "now", lambda: EVENING)
+    person = make_person()
+    check_in(person=person, instance=two_live[0])
+    person.refresh_from_db()
+    assert person.at_active_session_instance_id == two_live[0].pk
+    attendance = Attendance.objects.get(person=person, session_instance=two_live[0])
+    assert (attendance.status, attendance.checked_in_at) == ("yes", EVENING)
+
+
+def test_check_in_elsewhere_sticks_through_the_next_sweep(
+    two_live, make_person, make_attendance, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(clock, "now", lambda: EVENING - clock.lookahead())
+    person = make_person()
+    with django_capture_on_commit_callbacks(execute=True):
+        make_attendance(person, two_live[0], "yes")  # the hook places them
+    person.refresh_from_db()
+    assert person.at_active_session_instance_id == two_live[0].pk
+    with django_capture_on_commit_callbacks(execute=True):
+        check_in(person=person, instance=two_live[1])
+    update_active_sessions(EVENING)
+    person.refresh_from_db()
+    assert person.at_active_session_instance_id == two_live[1].pk
+
+
+def test_check_in_on_not_yet_live_instance_records_yes_only(make_session, make_instance, make_person):
+    later = make_instance(make_session(), date(2026, 1, 20))
+    person = make_person()
+    check_in(person=person, instance=later)
+    person.refresh_from_db()
+    assert person.at_active_session_instance_id is None
+    assert Attendance.objects.get(person=person, session_instance=later).status == "yes"
+
+
+def test_cancelled_instance_refuses_check_in_and_yes(make_session, make_instance, make_person):
+    cancelled = make_instance(make_session(), date(2026, 1, 20), is_cancelled=True)
+    person = make_person()
+    with pytest.raises(AttendanceRefused, match="cancelled"):
+        check_in(person=person, instance=cancelled)
+    with pytest.raises(AttendanceRefused, match="cancelled"):
+        answer(person=person, instance=cancelled, status="yes")
+    assert not Attendance.objects.exists()
+    answer(person=person, instance=cancelled, status="no")
+    assert Attendance.objects.get().status == "no"
+
+
+def test_answer_rejects_unknown_status(make_session, make_instance, make_person):
+    instance = make_instance(make_session(), date(2026, 1, 20))
+    with pytest.raises(AttendanceRefused, match="Unknown answer"):
+        answer(person=make_person(), instance=instance, status="perhaps")
+    assert not Attendance.objects.exists()
+
+
+def test_answer_changes_status_and_moves_checked_in_at(make_session, make_instance, make_person, monkeypatch):
+    instance = make_instance(make_session(), date(2026, 1, 20))
+    person = make_person()
+    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 1, 10, 12, tzinfo=UTC))
+    answer(person=person, instance=instance, status="maybe")
+    assert Attendance.objects.get().checked_in_at is None
+    answer(person=person, instance=instance, status="yes")
+    assert Attendance.objects.get().checked_in_at == datetime(2026, 1, 10, 12, tzinfo=UTC)
+
+
+def test_live_nearby_is_same_city_and_country_case_and_space_insensitive(two_live):
+    pub, hall, cork = two_live
+    assert list(live_nearby(pub)) == [hall]
+    assert list(live_nearby(cork)) == []
+
+
+def test_people_at_hides_people_who_do_not_share(two_live, make_person, django_user_model):
+    instance = two_live[0]
+    open_person = make_person(share_location=True)
+    private_user = django_user_model.objects.create_user("private")
+    private = make_person(share_location=False, user=private_user)
+    Person.objects.filter(pk__in=[open_person.pk, private.pk]).update(at_active_session_instance=instance)
+    stranger = django_user_model.objects.create_user("stranger")
+    staff = django_user_model.objects.create_user("staff", is_staff=True)
+    assert set(people_at(instance, viewer=stranger)) == {open_person}
+    assert set(people_at(instance, viewer=private_user)) == {open_person, private}
+    assert set(people_at(instance, viewer=staff)) == {open_person, private}
