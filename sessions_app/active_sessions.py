@@ -15,9 +15,11 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
+import recurrence as recurrence_lib
+import recurrence.exceptions
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F, Window
-from django.db.models.functions import RowNumber
+from django.db.models import F, Q, TextField, Window
+from django.db.models.functions import Cast, RowNumber
 
 from people.location import relocate_people
 from sessions_app import clock
@@ -154,15 +156,39 @@ def _auto_create_for(session: Session, t: datetime) -> tuple[list[SessionInstanc
     return missing, removed
 
 
-def _auto_create(t: datetime, session_ids, skip: set[int], errors: list[dict]) -> list[dict]:
+def _due_sessions(t: datetime, session_ids) -> list[Session]:
+    """Sessions whose auto-create horizon is behind at ``t``, with their rules parsed.
+
+    A restarted horizon (``auto_created_until`` null) is due whatever ``auto_create_due_at``
+    says: that is stamped with the wall clock, and a simulated ``t`` may lie before it.
+    The rules are read as text and parsed per session, so that one unparsable value is
+    that session's error instead of failing the query that loads them all.
+    """
     due = _scoped(
-        Session.objects.filter(auto_create_instances=True, auto_create_due_at__lte=t), "id", session_ids
+        Session.objects.filter(auto_create_instances=True)
+        .filter(Q(auto_create_due_at__lte=t) | Q(auto_created_until__isnull=True))
+        .defer("recurrence")
+        .annotate(recurrence_text=Cast("recurrence", TextField())),
+        "id",
+        session_ids,
     ).order_by("id")
+    return list(due)
+
+
+def _parse_rules(session: Session) -> None:
+    try:
+        session.recurrence = recurrence_lib.deserialize(session.recurrence_text or "")
+    except recurrence_lib.exceptions.DeserializationError as exc:
+        raise RecurrenceError(f"Unparsable recurrence: {exc}") from exc
+
+
+def _auto_create(t: datetime, session_ids, skip: set[int], errors: list[dict]) -> list[dict]:
     report = []
-    for session in due:
+    for session in _due_sessions(t, session_ids):
         if session.pk in skip:
             continue
         try:
+            _parse_rules(session)
             with transaction.atomic():
                 created, _removed = _auto_create_for(session, t)
         except RecurrenceError as exc:
@@ -238,6 +264,16 @@ def _evaluate(t: datetime, *, session_ids: Collection[int] | None, person_ids: C
     }
 
 
+def _forget_rolled_back_ids(result: dict) -> None:
+    """In a dry run, would-be-created instances were rolled back: name them ``None``."""
+    phantom = {pk for entry in result["auto_created"] for pk in entry["instance_ids"]}
+    for entry in result["auto_created"]:
+        entry["instance_ids"] = [None] * len(entry["instance_ids"])
+    for entry in result["activated"]:
+        if entry["instance_id"] in phantom:
+            entry["instance_id"] = None
+
+
 def _record_run(result: dict, *, started_at: datetime, t: datetime, simulated: bool, trigger: str) -> None:
     errors = result["errors"]
     SweepRun.objects.create(
@@ -295,8 +331,7 @@ def evaluate(
             changed = any(result[k] for k in ("activated", "deactivated", "auto_created", "people_moved"))
             if dry_run:
                 transaction.set_rollback(True)
-                for entry in result["auto_created"]:
-                    entry["instance_ids"] = [None] * len(entry["instance_ids"])
+                _forget_rolled_back_ids(result)
             elif full_sweep or changed:
                 _record_run(result, started_at=started_at, t=t, simulated=simulated, trigger=trigger)
                 if full_sweep:
@@ -332,12 +367,12 @@ def auto_create_scheduled_instances(now: datetime | None = None, *, dry_run: boo
         invalid, tz_errors = _invalid_timezone_errors(None)
         errors.extend(tz_errors)
         created = _auto_create(t, None, invalid, errors)
+        result = {"evaluated_at": t.isoformat(), "activated": [], "deactivated": [], "auto_created": created,
+                  "people_moved": [], "errors": errors}
         if dry_run:
             transaction.set_rollback(True)
-            for entry in created:
-                entry["instance_ids"] = [None] * len(entry["instance_ids"])
-    return {"evaluated_at": t.isoformat(), "activated": [], "deactivated": [], "auto_created": created,
-            "people_moved": [], "errors": errors}
+            _forget_rolled_back_ids(result)
+    return result
 
 
 def reevaluate_session(session_id: int, *, trigger: str = SweepRun.Trigger.EVENT, person_ids=()) -> dict:
