@@ -253,6 +253,9 @@ def _evaluate(t: datetime, *, session_ids: Collection[int] | None, person_ids: C
         activated_ids=[a["instance_id"] for a in activated],
         deactivated_ids=[d["instance_id"] for d in deactivated],
         person_ids=person_ids,
+        # A one-session evaluation (a hook, the admin) also looks after people stranded at
+        # an inactive instance of that session; a full sweep leaves that to the hooks.
+        stranded_at_sessions=session_ids or (),
     )
     return {
         "evaluated_at": t.isoformat(),
@@ -291,6 +294,11 @@ def _record_run(result: dict, *, started_at: datetime, t: datetime, simulated: b
     )
 
 
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _record_failure(*, started_at: datetime, t: datetime, simulated: bool, trigger: str, message: str) -> None:
     """Write a ``failed`` row after the rollback, when the database is reachable at all."""
     try:
@@ -299,8 +307,9 @@ def _record_failure(*, started_at: datetime, t: datetime, simulated: bool, trigg
                 started_at=started_at, finished_at=clock.now(), evaluated_at=t, simulated=simulated,
                 trigger=trigger, errors=[{"session_id": None, "error": message}], status=SweepRun.Status.FAILED,
             )
-    except DatabaseError:
-        logger.exception("Could not record the failed sweep")
+    except DatabaseError as exc:
+        # Usually the database is down: the caller reports the failure itself.
+        logger.info("Could not record the failed sweep: %s", _first_line(exc))
 
 
 def evaluate(
@@ -337,8 +346,9 @@ def evaluate(
                 if full_sweep:
                     SweepRun.objects.filter(started_at__lt=started_at - SWEEP_RUN_RETENTION).delete()
     except DatabaseError as exc:
-        message = f"Database error: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
-        logger.error("Sweep failed at %s: %s", t.isoformat(), message)
+        # Not logged here: each caller reports it once (the command as its one error
+        # line, the admin as a message, the hooks through Django's on_commit logging).
+        message = f"Database error: {_first_line(exc)}"
         if not dry_run:
             _record_failure(started_at=started_at, t=t, simulated=simulated, trigger=trigger, message=message)
         raise SweepFailed(message) from exc
@@ -352,8 +362,10 @@ def update_active_sessions(now: datetime | None = None, *, dry_run: bool = False
     ``t = now + ACTIVE_SESSION_LOOKAHEAD`` (``now`` defaults to the clock).
 
     Returns the dict of SPEC section 4 (plus ``"skipped"`` when another cron/HTTP sweep
-    holds the lock). One transaction: a failure leaves nothing half-done and raises
-    ``SweepFailed``. ``dry_run`` computes everything and rolls it back.
+    holds the lock). One transaction: a failure leaves nothing half-done, records a
+    ``failed`` SweepRun when the database is reachable and raises ``SweepFailed`` with a
+    one-line message, which the caller reports (it is not logged here).
+    ``dry_run`` computes everything and rolls it back.
     """
     return evaluate(now, dry_run=dry_run, trigger=trigger)
 

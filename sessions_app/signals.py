@@ -16,7 +16,11 @@ from sessions_app.models import Session, SessionInstance
 
 
 def _on_commit_session(session_id: int, person_ids=()) -> None:
-    transaction.on_commit(lambda: active_sessions.reevaluate_session(session_id, person_ids=list(person_ids)))
+    # robust: the write that fired the hook is committed; a failed evaluation is logged
+    # (by Django) instead of turning that write into an error, and cron catches up.
+    transaction.on_commit(
+        lambda: active_sessions.reevaluate_session(session_id, person_ids=list(person_ids)), robust=True
+    )
 
 
 @receiver(post_save, sender=Session, dispatch_uid="ceol_session_saved")
@@ -56,4 +60,4 @@ def attendance_changed(sender, instance: Attendance, raw=False, **kwargs):
     if raw or active_sessions.hooks_suppressed():
         return
     person_id = instance.person_id
-    transaction.on_commit(lambda: active_sessions.reevaluate_people([person_id]))
+    transaction.on_commit(lambda: active_sessions.reevaluate_people([person_id]), robust=True)

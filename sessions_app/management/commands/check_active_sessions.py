@@ -50,7 +50,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         simulate_time, dry_run, verbosity = options["simulate_time"], options["dry_run"], options["verbosity"]
-        now = parse_simulated_time(simulate_time) if simulate_time else None
+        now = parse_simulated_time(simulate_time) if simulate_time is not None else None
         lookahead = self._parse_lookahead(options["lookahead_minutes"])
         as_json = options["json"]
         if not as_json:
