@@ -7,7 +7,7 @@ do nothing.
 """
 
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save, pre_delete
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from people.models import Attendance
@@ -15,12 +15,10 @@ from sessions_app import active_sessions
 from sessions_app.models import Session, SessionInstance
 
 
-def _on_commit_session(session_id: int, person_ids=()) -> None:
+def _on_commit_session(session_id: int) -> None:
     # robust: the write that fired the hook is committed; a failed evaluation is logged
     # (by Django) instead of turning that write into an error, and cron catches up.
-    transaction.on_commit(
-        lambda: active_sessions.reevaluate_session(session_id, person_ids=list(person_ids)), robust=True
-    )
+    transaction.on_commit(lambda: active_sessions.reevaluate_session(session_id), robust=True)
 
 
 @receiver(post_save, sender=Session, dispatch_uid="ceol_session_saved")
@@ -41,17 +39,14 @@ def instance_saved(sender, instance: SessionInstance, raw=False, created=False, 
     _on_commit_session(instance.session_id)
 
 
-@receiver(pre_delete, sender=SessionInstance, dispatch_uid="ceol_instance_deleting")
-def instance_deleting(sender, instance: SessionInstance, **kwargs):
-    # The people here are set to null by the delete; remember them to re-place them.
-    instance.people_to_replace = list(instance.people_here.values_list("id", flat=True))
-
-
 @receiver(post_delete, sender=SessionInstance, dispatch_uid="ceol_instance_deleted")
 def instance_deleted(sender, instance: SessionInstance, **kwargs):
+    # Another instance of the session may take over. The people who were here need no
+    # bookkeeping: anyone placed here answered yes, and the cascade deleting that answer
+    # fires attendance_changed for them.
     if active_sessions.hooks_suppressed():
         return
-    _on_commit_session(instance.session_id, getattr(instance, "people_to_replace", ()))
+    _on_commit_session(instance.session_id)
 
 
 @receiver(post_save, sender=Attendance, dispatch_uid="ceol_attendance_saved")

@@ -403,14 +403,8 @@ def test_activation_and_person_steps_use_a_fixed_number_of_statements(
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the advisory lock exists on PostgreSQL only")
 @pytest.mark.django_db(transaction=True)
 def test_cron_sweep_skips_when_another_sweep_holds_the_lock(make_session, make_instance):
-    import psycopg
-
     instance = make_instance(make_session(), date(2026, 1, 15))
-    params = connection.get_connection_params()
-    other = psycopg.connect(
-        dbname=connection.settings_dict["NAME"], host=params.get("host"), port=params.get("port"),
-        user=params.get("user"), password=params.get("password"), autocommit=True,
-    )
+    other = second_connection()
     try:
         other.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
         result = sweep_at(datetime(2026, 1, 15, 21, 0, tzinfo=UTC))
@@ -420,3 +414,14 @@ def test_cron_sweep_skips_when_another_sweep_holds_the_lock(make_session, make_i
         assert ids(sweep_at(datetime(2026, 1, 15, 21, 0, tzinfo=UTC))["activated"]) == [instance.pk]
     finally:
         other.close()
+
+
+def second_connection():
+    """Another session on the test database, e.g. to hold the advisory lock (PostgreSQL)."""
+    import psycopg
+
+    params = connection.get_connection_params()
+    return psycopg.connect(
+        dbname=connection.settings_dict["NAME"], host=params.get("host"), port=params.get("port"),
+        user=params.get("user"), password=params.get("password"), autocommit=True,
+    )

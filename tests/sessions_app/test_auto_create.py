@@ -105,11 +105,14 @@ def test_second_sweep_creates_no_duplicates(auto_session, make_instance):
 
 
 def test_a_deleted_instance_is_not_re_created(auto_session):
-    session = auto_session()
+    session = auto_session("RRULE:FREQ=WEEKLY;BYDAY=TH,FR")
     sweep_at(datetime(2026, 1, 15, 12, 0, tzinfo=UTC))
     session.instances.get(date=date(2026, 1, 15)).delete()
-    sweep_daily(date(2026, 1, 15), date(2026, 1, 22), at=time(13, 0))
-    assert instance_dates(session) == [date(2026, 1, 22)]
+    # Due again at 21:00 for Friday, while Thursday's window is still open.
+    sweep_at(datetime(2026, 1, 15, 21, 30, tzinfo=UTC))
+    assert instance_dates(session) == [date(2026, 1, 16)]
+    sweep_daily(date(2026, 1, 16), date(2026, 1, 22), at=time(13, 0))
+    assert instance_dates(session) == [date(2026, 1, 16), date(2026, 1, 22)]
 
 
 @pytest.fixture
@@ -200,6 +203,14 @@ def test_unparsable_rules_and_missing_times_are_reported_while_others_proceed(au
         t += timedelta(hours=1)
     assert instance_dates(healthy) == [date(2026, 1, 15)]
     assert not SessionInstance.objects.exclude(session=healthy).exists()
+
+
+def test_a_session_with_an_invalid_timezone_is_not_expanded(auto_session):
+    session = auto_session()
+    Session.objects.filter(pk=session.pk).update(timezone="Mars/Olympus")
+    result = sweep_at(datetime(2026, 1, 15, 12, 0, tzinfo=UTC))
+    assert result["errors"] == [{"session_id": session.pk, "error": "Invalid timezone 'Mars/Olympus'"}]
+    assert result["auto_created"] == [] and instance_dates(session) == []
 
 
 def test_auto_create_scheduled_instances_alone(auto_session):

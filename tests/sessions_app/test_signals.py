@@ -5,11 +5,13 @@ from datetime import UTC, date, datetime, time
 
 import pytest
 from django.core import serializers
+from django.db import connection, transaction
 
 from people.models import Attendance, Person
 from sessions_app import active_sessions, clock
-from sessions_app.active_sessions import SweepFailed, update_active_sessions
-from sessions_app.models import Session, SessionInstance
+from sessions_app.active_sessions import ADVISORY_LOCK_KEY, SweepFailed, update_active_sessions
+from sessions_app.models import Session, SessionInstance, SweepRun
+from tests.sessions_app.test_active_sessions import second_connection
 
 pytestmark = pytest.mark.django_db
 
@@ -190,10 +192,46 @@ def test_a_failing_hook_evaluation_is_logged_not_raised(make_session, make_insta
         raise SweepFailed("Database error: gone")
 
     monkeypatch.setattr(active_sessions, "reevaluate_people", fail)
-    with caplog.at_level(logging.ERROR), hooks():
+    monkeypatch.setattr(active_sessions, "reevaluate_session", fail)
+    with caplog.at_level(logging.ERROR), hooks() as callbacks:
         Attendance.objects.create(person=person, session_instance=instance, status="yes")
-    # The answer is saved; the failure is logged; the next sweep places the person.
+        instance.end_time = time(23, 45)
+        instance.save()
+    # The writes are kept; both failures are logged; the next sweep catches up.
+    assert len(callbacks) == 2
     assert Attendance.objects.filter(person=person, status="yes").exists()
-    assert "Database error: gone" in caplog.text
+    assert len([r for r in caplog.records if "Database error: gone" in r.getMessage()]) == 2
     update_active_sessions(NOW)
     assert where(person) == instance.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_hooks_run_on_a_real_commit(make_session, make_instance, make_person, make_attendance):
+    instance = make_instance(make_session(), TODAY)  # created in autocommit: its hook ran
+    assert is_active(instance)
+    person = make_person()
+    with transaction.atomic():
+        make_attendance(person, instance)
+        assert where(person) is None  # not before the commit
+    assert where(person) == instance.pk
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the advisory lock exists on PostgreSQL only")
+@pytest.mark.django_db(transaction=True)
+def test_hook_evaluations_wait_for_the_lock_instead_of_skipping(make_session, make_instance):
+    instance = make_instance(make_session(), TODAY)
+    other = second_connection()
+    try:
+        other.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '300ms'")
+        # A cron sweep would return "skipped" at once; an event evaluation waits (here
+        # until lock_timeout gives up), so no re-evaluation is silently dropped.
+        with pytest.raises(SweepFailed, match="lock timeout"):
+            active_sessions.reevaluate_session(instance.session_id)
+        assert SweepRun.objects.filter(status=SweepRun.Status.FAILED).count() == 1
+    finally:
+        other.close()
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+
