@@ -7,10 +7,10 @@ from django.db import models
 from django.db.models import Q
 
 from sessions_app import clock
-from sessions_app.models import SessionInstance, TracksLoadedValues, country_validator
+from sessions_app.models import HasCountry, SessionInstance, TracksLoadedValues, country_validator
 
 
-class Person(models.Model):
+class Person(HasCountry, models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="person"
     )
@@ -39,11 +39,6 @@ class Person(models.Model):
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
 
-    def save(self, *args, **kwargs):
-        if self.country:
-            self.country = self.country.strip().upper()
-        super().save(*args, **kwargs)
-
 
 class Attendance(TracksLoadedValues, models.Model):
     class Status(models.TextChoices):
@@ -64,12 +59,14 @@ class Attendance(TracksLoadedValues, models.Model):
     def __str__(self) -> str:
         return f"{self.person} — {self.session_instance}: {self.status}"
 
-    tracked_fields = ("status", "person_id", "session_instance_id")
+    tracked_fields = ("status", "checked_in_at", "person_id", "session_instance_id")
 
     def save(self, *args, **kwargs):
-        # checked_in_at moves whenever the answer becomes yes (new, no->yes, maybe->yes).
-        became_yes = self.status == self.Status.YES and getattr(self, "loaded", {}).get("status") != self.Status.YES
-        if became_yes:
+        # checked_in_at moves to now whenever the answer becomes yes (new, no->yes,
+        # maybe->yes), unless the caller set it to a given instant itself.
+        loaded = getattr(self, "loaded", {})
+        became_yes = self.status == self.Status.YES and loaded.get("status") != self.Status.YES
+        if became_yes and self.checked_in_at == loaded.get("checked_in_at"):
             self.checked_in_at = clock.now()
             if kwargs.get("update_fields") is not None:
                 kwargs["update_fields"] = {*kwargs["update_fields"], "checked_in_at"}

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from zoneinfo import TZPATH, ZoneInfo, ZoneInfoNotFoundError
 
 import recurrence as recurrence_lib
 from django.core.exceptions import ValidationError
@@ -23,8 +26,63 @@ def validate_timezone(value: str) -> None:
 
 
 country_validator = RegexValidator(r"^[A-Z]{2}$", "Use the ISO 3166-1 alpha-2 code in upper case, e.g. IE.")
+
 buffer_validators = [MinValueValidator(0), MaxValueValidator(MAX_BUFFER_MINUTES)]
 hours_ahead_validators = [MinValueValidator(1), MaxValueValidator(168)]
+
+
+@lru_cache(maxsize=1)
+def iso_country_codes() -> frozenset[str]:
+    """The ISO 3166-1 alpha-2 codes, read from the tz database's ``iso3166.tab``.
+
+    The pinned ``tzdata`` package ships the table; the system tz directories are the
+    fallback. Empty when neither has it: then only the upper-case format is checked.
+    """
+    try:
+        candidates = [resources.files("tzdata").joinpath("zoneinfo", "iso3166.tab")]
+    except ModuleNotFoundError:
+        candidates = []
+    candidates += [Path(directory, "iso3166.tab") for directory in TZPATH]
+    for table in candidates:
+        try:
+            text = table.read_text(encoding="utf-8")
+        except OSError:
+            continue
+        return frozenset(line[:2] for line in text.splitlines() if line and not line.startswith("#"))
+    return frozenset()
+
+
+def normalise_country(value: str) -> str:
+    return value.strip().upper() if value else value
+
+
+class HasCountry:
+    """Stores ``country`` upper case and validates it as an assigned ISO 3166-1 alpha-2 code.
+
+    Normalising happens before field validation, so a form's "ie" is accepted as "IE".
+    """
+
+    def clean_fields(self, exclude=None):
+        self.country = normalise_country(self.country)
+        errors = {}
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as error:
+            errors = error.update_error_dict(errors)
+        known = iso_country_codes()
+        checked = not exclude or "country" not in exclude
+        if checked and "country" not in errors and self.country and known and self.country not in known:
+            errors["country"] = [
+                ValidationError("%(value)s is not an ISO 3166-1 alpha-2 country code.",
+                                code="invalid", params={"value": self.country})
+            ]
+        if errors:
+            raise ValidationError(errors)
+
+    def save(self, *args, **kwargs):
+        self.country = normalise_country(self.country)
+        super().save(*args, **kwargs)
+
 
 # Changing any of these restarts the auto-create horizon at t (SPEC section 4) ...
 SCHEDULE_FIELDS = ("recurrence", "start_time", "end_time", "timezone", "initiation_date", "auto_create_hours_ahead")
@@ -57,13 +115,26 @@ class TracksLoadedValues:
     def remember_loaded(self) -> None:
         self.loaded = {name: self.tracked_value(name) for name in self.tracked_fields if name in self.__dict__}
 
+    def refresh_from_db(self, using=None, fields=None, from_queryset=None):
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
+        # The reloaded values are the new baseline; a stale one would make the next
+        # save() see changes that were never made here.
+        refreshed = set(self.tracked_fields) if fields is None else {
+            name for name in self.tracked_fields if name in fields or name.removesuffix("_id") in fields
+        }
+        loaded = getattr(self, "loaded", {})
+        for name in refreshed:
+            if name in self.__dict__:
+                loaded[name] = self.tracked_value(name)
+        self.loaded = loaded
+
     def changed_fields(self) -> set[str]:
         """Tracked fields whose value differs from the loaded one (empty for a new object)."""
         loaded = getattr(self, "loaded", {})
         return {name for name, value in loaded.items() if self.tracked_value(name) != value}
 
 
-class Session(TracksLoadedValues, models.Model):
+class Session(HasCountry, TracksLoadedValues, models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=200, unique=True)
     venue_name = models.CharField(max_length=200)
@@ -138,8 +209,6 @@ class Session(TracksLoadedValues, models.Model):
 
     def clean(self) -> None:
         super().clean()
-        if self.country:
-            self.country = self.country.strip().upper()
         if self.recurrence and rules_need_anchor(self.recurrence) and not self.initiation_date:
             raise ValidationError(
                 {"initiation_date": "Set the first date: 'every N weeks' and weekly rules without a weekday count from it."}
@@ -148,8 +217,6 @@ class Session(TracksLoadedValues, models.Model):
             raise ValidationError({"start_time": "A recurring session needs a start and an end time."})
 
     def save(self, *args, **kwargs):
-        if self.country:
-            self.country = self.country.strip().upper()
         changed = self.changed_fields()
         if changed & set(SCHEDULE_FIELDS):
             self.auto_created_until = None
@@ -168,15 +235,23 @@ class Session(TracksLoadedValues, models.Model):
 
         Instances that have not started and still carry the old session time take the new
         one; individually edited ones keep theirs. Ended instances are history and stay.
+        An instance also keeps its start time when another instance of the session already
+        starts at the new time on its date (unique session, date, start time).
         """
         now = clock.now()
         old = self.loaded
         not_ended = self.instances.filter(Q(ends_at__gt=now) | Q(ends_at__isnull=True))
+        taken = set(self.instances.values_list("date", "start_time")) if "start_time" in changed else set()
         changed_rows = []
         for instance in not_ended:
             before = (instance.start_time, instance.end_time, *instance.window_values())
             not_started = instance.starts_at is None or instance.starts_at > now
-            if not_started and "start_time" in changed and instance.start_time == old["start_time"]:
+            if (
+                not_started
+                and "start_time" in changed
+                and instance.start_time == old["start_time"]
+                and (instance.date, self.start_time) not in taken
+            ):
                 instance.start_time = self.start_time
             if not_started and "end_time" in changed and instance.end_time == old["end_time"]:
                 instance.end_time = self.end_time

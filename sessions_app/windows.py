@@ -16,10 +16,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 MAX_BUFFER_MINUTES = 720
 
-# The longest any active window can be: a session that runs past midnight lasts under a
-# day of wall-clock time, plus one DST shift (at most an hour), plus both buffers.
+# The longest an instance can last in real time: at most a day of wall-clock time plus
+# the zone turning its clocks back overnight. That is an hour almost everywhere, but
+# tzdata holds larger steps: Antarctica/Troll (+02 -> +00 every October), Antarctica/Casey
+# (+11 -> +08 in 2021-2023). compute_window() guarantees the bound for any zone and date
+# (Vostok's 7-hour step in 1994 included), so the bound can be relied on.
+MAX_INSTANCE_LENGTH = timedelta(days=1, hours=3)
+
+# The longest any active window can be: the longest instance plus both buffers.
 # The sweep uses it as the lower bound of its index range scan on ``active_from``.
-MAX_WINDOW = timedelta(days=1, hours=1) + 2 * timedelta(minutes=MAX_BUFFER_MINUTES)
+MAX_WINDOW = MAX_INSTANCE_LENGTH + 2 * timedelta(minutes=MAX_BUFFER_MINUTES)
 
 
 @lru_cache(maxsize=1)
@@ -71,16 +77,20 @@ def compute_window(
     """The UTC window of one instance, or ``None`` when a start or end time is unknown.
 
     An ``end_time`` at or before ``start_time`` means the instance ends the next day
-    (21:30-01:00 runs past midnight; 20:00-20:00 lasts a whole day).
+    (21:30-01:00 runs past midnight; 20:00-20:00 lasts a whole day). The real length
+    follows the zone's clock changes, within two limits: an instance never ends at or
+    before its start, and never lasts longer than ``MAX_INSTANCE_LENGTH``; outside them
+    it keeps its wall-clock length.
     """
     if start_time is None or end_time is None:
         return None
     starts_at = local_to_utc(local_date, start_time, tz)
     end_date = local_date + timedelta(days=1) if end_time <= start_time else local_date
     ends_at = local_to_utc(end_date, end_time, tz)
-    if ends_at <= starts_at:
+    if not starts_at < ends_at <= starts_at + MAX_INSTANCE_LENGTH:
         # A start inside a spring-forward gap is shifted forward and can pass an end
-        # just after the gap (02:50-03:10 on the change day); keep the wall-clock length.
+        # just after the gap (02:50-03:10 on the change day), and a zone may turn its
+        # clocks back by more than the bound allows; keep the wall-clock length.
         ends_at = starts_at + (
             datetime.combine(end_date, end_time) - datetime.combine(local_date, start_time)
         )
