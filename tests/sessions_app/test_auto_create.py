@@ -221,3 +221,22 @@ def test_auto_create_scheduled_instances_alone(auto_session):
     result = auto_create_scheduled_instances(datetime(2026, 1, 15, 20, 30, tzinfo=UTC))
     assert result["auto_created"][0]["dates"] == ["2026-01-15"]
     assert result["activated"] == [] and not session.instances.get().is_active
+
+
+@pytest.mark.parametrize(
+    ("on", "start", "starts_at"),
+    [
+        (date(2026, 3, 8), time(2, 30), datetime(2026, 3, 8, 7, 30, tzinfo=UTC)),  # gap: shifted to 03:30 EDT
+        (date(2026, 11, 1), time(1, 30), datetime(2026, 11, 1, 5, 30, tzinfo=UTC)),  # fold: the first 01:30
+    ],
+    ids=["gap", "fold"],
+)
+def test_occurrences_on_dst_change_days(auto_session, on, start, starts_at):
+    session = auto_session(
+        "RRULE:FREQ=WEEKLY;BYDAY=SU", timezone="America/New_York", start_time=start, end_time=time(4, 0),
+        initiation_date=date(2026, 1, 1),
+    )
+    result = sweep_at(starts_at)
+    instance = session.instances.get()
+    assert (instance.date, instance.start_time, instance.starts_at) == (on, start, starts_at)
+    assert [a["instance_id"] for a in result["activated"]] == [instance.pk]
