@@ -10,7 +10,7 @@ from sessions_app import clock
 from sessions_app.models import HasCountry, SessionInstance, TracksLoadedValues, country_validator
 
 
-class Person(HasCountry, models.Model):
+class Person(HasCountry, TracksLoadedValues, models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="person"
     )
@@ -35,6 +35,8 @@ class Person(HasCountry, models.Model):
                 name="person_at_active_instance",
             ),
         ]
+
+    tracked_fields = sweep_owned_fields = ("at_active_session_instance_id",)
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()

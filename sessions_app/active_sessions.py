@@ -159,14 +159,13 @@ def _auto_create_for(session: Session, t: datetime) -> tuple[list[SessionInstanc
 def _due_sessions(t: datetime, session_ids) -> list[Session]:
     """Sessions whose auto-create horizon is behind at ``t``, with their rules parsed.
 
-    A restarted horizon (``auto_created_until`` null) is due whatever ``auto_create_due_at``
-    says: that is stamped with the wall clock, and a simulated ``t`` may lie before it.
-    The rules are read as text and parsed per session, so that one unparsable value is
+    A schedule change stamps ``auto_create_due_at`` with ``DUE_AT_ONCE``, before any
+    ``t``, so a simulated time earlier than the wall clock still finds it due. The rules are read as text and parsed per session, so that one unparsable value is
     that session's error instead of failing the query that loads them all.
     """
     due = _scoped(
         Session.objects.filter(auto_create_instances=True)
-        .filter(Q(auto_create_due_at__lte=t) | Q(auto_created_until__isnull=True))
+        .filter(auto_create_due_at__lte=t)
         .defer("recurrence")
         .annotate(recurrence_text=Cast("recurrence", TextField())),
         "id",

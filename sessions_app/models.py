@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -88,6 +88,9 @@ class HasCountry:
 SCHEDULE_FIELDS = ("recurrence", "start_time", "end_time", "timezone", "initiation_date", "auto_create_hours_ahead")
 # ... and these only make the session due for auto-create at the next evaluation.
 DUE_FIELDS = ("auto_create_instances", "termination_date")
+# ``auto_create_due_at`` for "due at the next evaluation, whatever its t": an instant
+# before any t, so that a simulated time earlier than the wall clock still sees it due.
+DUE_AT_ONCE = datetime(2000, 1, 1, tzinfo=UTC)
 # Changing any of these moves the windows of instances that have not ended.
 WINDOW_FIELDS = ("start_time", "end_time", "timezone", "active_buffer_minutes_before", "active_buffer_minutes_after")
 
@@ -132,6 +135,23 @@ class TracksLoadedValues:
         """Tracked fields whose value differs from the loaded one (empty for a new object)."""
         loaded = getattr(self, "loaded", {})
         return {name for name, value in loaded.items() if self.tracked_value(name) != value}
+
+    #: Columns (attnames, also listed in ``tracked_fields``) that the sweep writes with
+    #: set-based updates. A full ``save()`` of a copy loaded earlier writes them only when
+    #: this copy changed them, so a stale object never undoes the sweep's work.
+    sweep_owned_fields: tuple[str, ...] = ()
+    #: Sweep-owned columns this save sets on purpose even where the value looks unchanged.
+    owned_fields_to_write: frozenset[str] = frozenset()
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
+            stale = set(self.sweep_owned_fields) - self.changed_fields() - self.owned_fields_to_write
+            if stale:
+                kwargs["update_fields"] = [
+                    f.attname for f in self._meta.concrete_fields if not f.primary_key and f.attname not in stale
+                ]
+        super().save(*args, **kwargs)
+        self.remember_loaded()
 
 
 class Session(HasCountry, TracksLoadedValues, models.Model):
@@ -185,7 +205,8 @@ class Session(HasCountry, TracksLoadedValues, models.Model):
     def __str__(self) -> str:
         return self.name
 
-    tracked_fields = (*SCHEDULE_FIELDS, *DUE_FIELDS, *WINDOW_FIELDS)
+    tracked_fields = (*SCHEDULE_FIELDS, *DUE_FIELDS, *WINDOW_FIELDS, "auto_created_until", "auto_create_due_at")
+    sweep_owned_fields = ("auto_created_until", "auto_create_due_at")
 
     def tracked_value(self, name: str):
         value = getattr(self, name)
@@ -218,19 +239,27 @@ class Session(HasCountry, TracksLoadedValues, models.Model):
 
     def save(self, *args, **kwargs):
         changed = self.changed_fields()
+        old = dict(getattr(self, "loaded", {}))
         if changed & set(SCHEDULE_FIELDS):
             self.auto_created_until = None
-        if self._state.adding or changed & {*SCHEDULE_FIELDS, *DUE_FIELDS}:
-            self.auto_create_due_at = clock.now() if self.auto_create_instances else None
+        restart = self._state.adding or bool(changed & {*SCHEDULE_FIELDS, *DUE_FIELDS})
+        if restart:
+            self.auto_create_due_at = DUE_AT_ONCE if self.auto_create_instances else None
             if kwargs.get("update_fields") is not None:
                 kwargs["update_fields"] = {*kwargs["update_fields"], "auto_created_until", "auto_create_due_at"}
-        with transaction.atomic():
-            super().save(*args, **kwargs)
-            if changed & set(WINDOW_FIELDS):
-                self._carry_changes_to_instances(changed)
-        self.remember_loaded()
+        self.owned_fields_to_write = frozenset(
+            ({"auto_create_due_at"} if restart else set())
+            | ({"auto_created_until"} if changed & set(SCHEDULE_FIELDS) else set())
+        )
+        try:
+            with transaction.atomic():
+                super().save(*args, **kwargs)
+                if changed & set(WINDOW_FIELDS):
+                    self._carry_changes_to_instances(changed, old)
+        finally:
+            self.owned_fields_to_write = frozenset()
 
-    def _carry_changes_to_instances(self, changed: set[str]) -> None:
+    def _carry_changes_to_instances(self, changed: set[str], old: dict) -> None:
         """Bring instances that have not ended in line with a change of times, zone or buffers.
 
         Instances that have not started and still carry the old session time take the new
@@ -239,7 +268,6 @@ class Session(HasCountry, TracksLoadedValues, models.Model):
         starts at the new time on its date (unique session, date, start time).
         """
         now = clock.now()
-        old = self.loaded
         not_ended = self.instances.filter(Q(ends_at__gt=now) | Q(ends_at__isnull=True))
         taken = set(self.instances.values_list("date", "start_time")) if "start_time" in changed else set()
         changed_rows = []
@@ -304,6 +332,7 @@ class SessionInstance(TracksLoadedValues, models.Model):
     objects = SessionInstanceQuerySet.as_manager()
 
     tracked_fields = ("date", "start_time", "end_time", "is_cancelled", "is_active", "session_id")
+    sweep_owned_fields = ("is_active",)
 
     class Meta:
         constraints = [
@@ -359,7 +388,6 @@ class SessionInstance(TracksLoadedValues, models.Model):
         if update_fields is not None:
             kwargs["update_fields"] = {*update_fields, "starts_at", "ends_at", "active_from", "active_until"}
         super().save(*args, **kwargs)
-        self.remember_loaded()
 
     @property
     def local_starts(self) -> datetime | None:

@@ -265,7 +265,9 @@ def test_admin_set_is_active_is_reverted_by_the_next_sweep(make_session, make_in
     sweep_at(t)
     assert active_ids() == {tonight.pk}
 
-    # By hand: tonight off, tomorrow on (a plain save, as the admin does).
+    # By hand: tonight off, tomorrow on (a plain save of freshly loaded rows, as the admin does).
+    tonight.refresh_from_db()
+    tomorrow.refresh_from_db()
     tonight.is_active = False
     tonight.save()
     tomorrow.is_active = True

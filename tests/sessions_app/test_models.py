@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time
 
 import pytest
 from django.core.exceptions import ValidationError
+import recurrence
 from django.db import IntegrityError, transaction
 
 from sessions_app import clock
@@ -397,3 +398,51 @@ def test_a_reloaded_session_does_not_replay_changes_made_elsewhere(dublin_week, 
     # 20:00 when this copy was reloaded, so nothing moves.
     assert stored_times(edited) == (time(21, 0), time(23, 30))
     assert stored_times(future) == (time(20, 0), time(23, 30))
+
+
+# --- A stale copy's full save() never undoes what the sweep wrote -------------------
+
+
+def test_stale_instance_save_keeps_the_sweeps_is_active(make_session, make_instance):
+    from sessions_app.active_sessions import update_active_sessions
+
+    instance = make_instance(make_session(), date(2026, 1, 15))  # 21:00-23:30 Dublin
+    stale = SessionInstance.objects.get(pk=instance.pk)  # loaded before the sweep
+    update_active_sessions(datetime(2026, 1, 15, 21, 0, tzinfo=UTC))
+    stale.end_time = time(23, 45)
+    stale.save()
+    instance.refresh_from_db()
+    assert (instance.is_active, instance.end_time) == (True, time(23, 45))
+
+
+def test_stale_person_save_keeps_the_sweeps_location(make_session, make_instance, make_person, make_attendance):
+    from people.models import Person
+    from sessions_app.active_sessions import update_active_sessions
+
+    instance = make_instance(make_session(), date(2026, 1, 15))
+    person = make_person()
+    make_attendance(person, instance, "yes")
+    stale = Person.objects.get(pk=person.pk)
+    update_active_sessions(datetime(2026, 1, 15, 21, 0, tzinfo=UTC))
+    stale.city = "Cork"
+    stale.save()
+    person.refresh_from_db()
+    assert (person.at_active_session_instance_id, person.city) == (instance.pk, "Cork")
+
+
+def test_stale_session_save_keeps_the_auto_create_horizon(make_session):
+    from sessions_app.active_sessions import update_active_sessions
+
+    session = make_session(
+        recurrence=recurrence.deserialize("RRULE:FREQ=WEEKLY;BYDAY=TH"), auto_create_instances=True,
+        initiation_date=date(2026, 1, 1),
+    )
+    stale = Session.objects.get(pk=session.pk)
+    update_active_sessions(datetime(2026, 1, 15, 12, 0, tzinfo=UTC))
+    horizon = Session.objects.values_list("auto_created_until", flat=True).get(pk=session.pk)
+    assert horizon is not None
+    stale.venue_name = "The Back Room"
+    stale.save()
+    assert Session.objects.values_list("auto_created_until", "venue_name").get(pk=session.pk) == (
+        horizon, "The Back Room"
+    )
