@@ -1,0 +1,27 @@
+"""``{% viewer_location as here %}``: what the header needs on every page — the viewer's
+person id, where they are (the same object the person API returns) and the poll interval
+of ``static/ceol/live.js``. One query for a logged-in user, none for anonymous visitors."""
+
+from django import template
+from django.conf import settings
+
+from people.models import Person
+from sessions_app.api import current_location
+
+register = template.Library()
+
+# settings.LIVE_POLL_MS (optional) overrides the 60 s poll, e.g. for browser tests.
+DEFAULT_POLL_MS = 60_000
+
+
+@register.simple_tag(takes_context=True)
+def viewer_location(context) -> dict:
+    here = {"person_id": None, "active_session": None, "poll_ms": getattr(settings, "LIVE_POLL_MS", DEFAULT_POLL_MS)}
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return here
+    person = Person.objects.select_related("at_active_session_instance__session").filter(user=user).first()
+    if person is not None:
+        here.update(person_id=person.pk, active_session=current_location(person))
+    return here

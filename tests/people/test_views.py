@@ -1,0 +1,165 @@
+"""The person page and the answer / "I'm here" buttons on an instance page."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from django.contrib.auth.models import User
+from django.contrib.messages import get_messages
+
+from people.models import Attendance, Person
+from sessions_app.active_sessions import update_active_sessions
+from tests.sessions_app.test_api import (  # noqa: F401 (fixtures)
+    EVENING,
+    at_evening,
+    live_instance,
+    login_client,
+    member,
+    place,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+@pytest.mark.parametrize("status, label", [("yes", "Going"), ("maybe", "Maybe"), ("no", "Not going")])
+def test_answer_buttons_record_the_answer_and_redirect(live_instance, member, status, label):
+    client = login_client(member.user)
+    response = client.post(f"/instances/{live_instance.pk}/answer/", {"status": status})
+    assert response.status_code == 302 and response.url == f"/instances/{live_instance.pk}/"
+    assert Attendance.objects.get(person=member, session_instance=live_instance).status == status
+    assert messages_of(response) == [f"Your answer for Mueller Monday: {label}."]
+    page = client.get(response.url).content.decode()
+    assert f'value="{status}" aria-pressed="true">{label}<' in page
+
+
+def test_not_going_moves_the_person_off_at_once(live_instance, member, make_attendance,
+                                                django_capture_on_commit_callbacks):
+    make_attendance(member, live_instance, "yes")
+    place(member, live_instance)
+    with django_capture_on_commit_callbacks(execute=True):
+        login_client(member.user).post(f"/instances/{live_instance.pk}/answer/", {"status": "no"})
+    member.refresh_from_db()
+    assert member.at_active_session_instance_id is None
+
+
+def test_unknown_answer_is_refused_with_a_message(live_instance, member):
+    response = login_client(member.user).post(f"/instances/{live_instance.pk}/answer/", {"status": "perhaps"})
+    assert messages_of(response) == ["Unknown answer 'perhaps': use yes, maybe or no."]
+    assert not Attendance.objects.exists()
+
+
+def test_check_in_on_a_live_instance_places_the_person(live_instance, member):
+    client = login_client(member.user)
+    response = client.post(f"/instances/{live_instance.pk}/check-in/")
+    assert response.url == f"/instances/{live_instance.pk}/"
+    member.refresh_from_db()
+    assert member.at_active_session_instance_id == live_instance.pk
+    assert Attendance.objects.get(person=member).status == "yes"
+    assert messages_of(response) == ["You are checked in at Mueller Monday."]
+    # The header dot is there on the very next page.
+    assert f'id="active-session-dot" href="/instances/{live_instance.pk}/"' in client.get(response.url).content.decode()
+
+
+def test_check_in_elsewhere_from_the_nearby_list(live_instance, member, make_session, make_instance,
+                                                 make_attendance):
+    other = make_instance(make_session(name="The Cobblestone"), date(2026, 1, 15))
+    update_active_sessions(EVENING)
+    make_attendance(member, live_instance, "yes")
+    place(member, live_instance)
+    response = login_client(member.user).post(f"/instances/{other.pk}/check-in/")
+    assert response.url == f"/instances/{other.pk}/"
+    member.refresh_from_db()
+    assert member.at_active_session_instance_id == other.pk
+
+
+def test_check_in_before_it_is_live_records_yes_only(at_evening, member, make_session, make_instance):
+    later = make_instance(make_session(name="Next week"), date(2026, 1, 22))
+    response = login_client(member.user).post(f"/instances/{later.pk}/check-in/")
+    member.refresh_from_db()
+    assert member.at_active_session_instance_id is None
+    assert Attendance.objects.get(person=member, session_instance=later).status == "yes"
+    assert messages_of(response) == ["You are going to Next week; you will show as here once it is live."]
+
+
+def test_cancelled_instance_check_in_shows_the_message(at_evening, member, make_session, make_instance):
+    cancelled = make_instance(make_session(), date(2026, 1, 15), is_cancelled=True)
+    client = login_client(member.user)
+    response = client.post(f"/instances/{cancelled.pk}/check-in/", follow=True)
+    assert response.redirect_chain == [(f"/instances/{cancelled.pk}/", 302)]
+    assert "This session instance is cancelled: you cannot check in." in response.content.decode()
+    assert not Attendance.objects.exists()
+    going = client.post(f"/instances/{cancelled.pk}/answer/", {"status": "yes"}, follow=True)
+    assert "This session instance is cancelled." in going.content.decode()
+    assert not Attendance.objects.exists()
+
+
+@pytest.mark.parametrize("action", ["answer", "check-in"])
+def test_buttons_require_login(client, live_instance, action):
+    url = f"/instances/{live_instance.pk}/{action}/"
+    response = client.post(url, {"status": "yes"})
+    assert response.status_code == 302
+    assert response.url == f"/accounts/login/?next=/instances/{live_instance.pk}/{action}/"
+    assert not Attendance.objects.exists()
+
+
+def test_back_from_login_a_get_lands_on_the_instance(live_instance, member):
+    response = login_client(member.user).get(f"/instances/{live_instance.pk}/answer/")
+    assert response.url == f"/instances/{live_instance.pk}/"
+    assert not Attendance.objects.exists()
+
+
+def test_buttons_are_csrf_protected(live_instance, member):
+    client = login_client(member.user, enforce_csrf_checks=True)
+    assert client.post(f"/instances/{live_instance.pk}/check-in/").status_code == 403
+    assert not Attendance.objects.exists()
+    client.get(f"/instances/{live_instance.pk}/")
+    token = client.cookies["csrftoken"].value
+    response = client.post(f"/instances/{live_instance.pk}/check-in/", {"csrfmiddlewaretoken": token})
+    assert response.status_code == 302 and Attendance.objects.get().status == "yes"
+
+
+def test_an_account_without_a_person_gets_one_on_first_answer(live_instance):
+    user = User.objects.create_user("newbie", first_name="Nora", last_name="New", email="nora@example.com")
+    login_client(user).post(f"/instances/{live_instance.pk}/answer/", {"status": "maybe"})
+    person = Person.objects.get(user=user)
+    assert (person.first_name, person.last_name, person.email) == ("Nora", "New", "nora@example.com")
+    assert Attendance.objects.get(person=person).status == "maybe"
+
+
+def test_person_page_requires_login(client, member):
+    response = client.get(f"/people/{member.pk}/")
+    assert response.url == f"/accounts/login/?next=/people/{member.pk}/"
+
+
+def test_person_page_shows_where_a_sharing_person_is(live_instance, member):
+    place(member, live_instance)
+    html = login_client(User.objects.create_user("ciaran")).get(f"/people/{member.pk}/").content.decode()
+    assert "<h1>Aoife Byrne</h1>" in html and "Dublin, IE" in html
+    assert f'At <a href="/instances/{live_instance.pk}/">Mueller Monday</a>' in html
+
+
+@pytest.mark.parametrize("viewer, visible", [("other", False), ("self", True), ("staff", True)])
+def test_person_page_hides_an_unshared_location(live_instance, member, viewer, visible):
+    Person.objects.filter(pk=member.pk).update(share_location=False)
+    place(member, live_instance)
+    users = {"other": User.objects.create_user("ciaran"), "self": member.user,
+             "staff": User.objects.create_user("boss", is_staff=True)}
+    html = login_client(users[viewer]).get(f"/people/{member.pk}/").content.decode()
+    assert ("Mueller Monday" in html) == visible
+    assert ("does not share where they are" in html) == (not visible)
+
+
+def test_person_nowhere_and_unknown_person(member):
+    client = login_client(member.user)
+    assert "Not at a session right now." in client.get(f"/people/{member.pk}/").content.decode()
+    assert client.get("/people/424242/").status_code == 404
+
+
+def test_logged_in_header_links_to_own_page(member):
+    html = login_client(member.user).get("/").content.decode()
+    assert f'href="/people/{member.pk}/">aoife</a>' in html

@@ -1,0 +1,194 @@
+"""Server-rendered session pages: list, session, instance."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from people.models import Person
+from sessions_app.active_sessions import update_active_sessions
+from sessions_app.models import Session
+from tests.sessions_app.test_api import (  # noqa: F401 (fixtures)
+    EVENING,
+    at_evening,
+    live_instance,
+    login_client,
+    member,
+    place,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def row(html: str, session_id: int) -> str:
+    """The list item carrying ``data-session-id``."""
+    match = re.search(rf'<li class="card" data-session-id="{session_id}">(.*?)</li>', html, re.S)
+    assert match, f"no row for session {session_id}"
+    return match.group(1)
+
+
+def test_home_groups_sessions_by_place_with_live_badge(client, live_instance, make_session):
+    quiet = make_session(name="Quiet Night", city="Galway")
+    berlin = make_session(name="Saengerrunde", city="Berlin", country="DE", timezone="Europe/Berlin")
+    html = client.get("/").content.decode()
+    assert "LIVE NOW" in row(html, live_instance.session_id)
+    assert "LIVE NOW" not in row(html, quiet.pk)
+    # Grouped by country, then city: Berlin (DE) before Dublin and Galway (IE).
+    assert html.index("Berlin, DE") < html.index("Dublin, IE") < html.index("Galway, IE")
+    assert html.index(berlin.name) < html.index("Mueller Monday") < html.index(quiet.name)
+    assert f'href="/sessions/{quiet.slug}/"' in html
+
+
+def test_home_shows_the_next_start_in_local_time(client, at_evening, make_session, make_instance):
+    session = make_session(name="Berlin night", city="Berlin", country="DE", timezone="Europe/Berlin",
+                           start_time=time(20, 0), end_time=time(23, 0))
+    make_instance(session, date(2026, 1, 22))
+    assert "Next: Thu 22 Jan, 20:00 CET" in row(client.get("/").content.decode(), session.pk)
+
+
+@pytest.mark.parametrize("logged_in", [False, True])
+def test_home_query_count_does_not_grow_with_sessions(make_session, make_instance, member,
+                                                      django_assert_num_queries, logged_in):
+    client = login_client(member.user) if logged_in else Client()
+
+    def queries_for(count: int) -> int:
+        while Session.objects.count() < count:
+            make_instance(make_session(), date(2026, 1, 20))
+        # Anonymous: 1 the sessions with their live instance and next start.
+        # Logged in: + 1 the session row, 1 the user, 1 the person with where they are.
+        expected = 4 if logged_in else 1
+        with django_assert_num_queries(expected):
+            response = client.get("/")
+        assert response.content.decode().count('data-session-id="') == count
+        return expected
+
+    assert queries_for(2) == queries_for(12)
+
+
+def test_session_detail_shows_facts_badge_and_instances(client, live_instance, make_instance):
+    session = live_instance.session
+    past = make_instance(session, date(2026, 1, 8))
+    later = make_instance(session, date(2026, 1, 22), is_cancelled=True)
+    html = client.get(f"/sessions/{session.slug}/").content.decode()
+    for text in ("Mueller&#x27;s", "1 Quay St", "Dublin, IE", "Europe/Dublin", "21:00–23:30 local time"):
+        assert text in html
+    header = html[html.index(f'data-session-id="{session.pk}"'):html.index("</h1>")]
+    assert "LIVE NOW" in header
+    upcoming, recently = html.split("<h2>Upcoming</h2>")[1].split("<h2>Recently</h2>")
+    assert f"/instances/{live_instance.pk}/" in upcoming and f"/instances/{later.pk}/" in upcoming
+    assert upcoming.index(f"/instances/{live_instance.pk}/") < upcoming.index(f"/instances/{later.pk}/")
+    assert "Cancelled" in upcoming
+    assert f"/instances/{past.pk}/" in recently and f"/instances/{past.pk}/" not in upcoming
+    assert "Thu 15 Jan 2026, 21:00–23:30 GMT" in upcoming
+
+
+def test_session_detail_without_live_instance_has_no_badge(client, at_evening, make_session):
+    session = make_session()
+    html = client.get(f"/sessions/{session.slug}/").content.decode()
+    assert "LIVE NOW" not in html and "Nothing scheduled yet." in html
+
+
+def test_unknown_pages_are_404(client):
+    response = client.get("/sessions/no-such-session/")
+    assert response.status_code == 404 and b"Not found" in response.content
+    assert client.get("/instances/123456/").status_code == 404
+    assert client.get("/instances/99999999999999999999999/").status_code == 404
+
+
+def test_instance_detail_local_time_lists_and_buttons(live_instance, member, make_person, make_attendance):
+    make_attendance(member, live_instance, "yes")
+    make_attendance(make_person(first_name="Brid", last_name="Maybe"), live_instance, "maybe")
+    make_attendance(make_person(first_name="Noel", last_name="Nope"), live_instance, "no")
+    html = login_client(member.user).get(f"/instances/{live_instance.pk}/").content.decode()
+    assert "Thu 15 Jan 2026, 21:00–23:30 GMT" in html
+    going = html[html.index('id="going"'):html.index("</ul>", html.index('id="going"'))]
+    maybe = html[html.index('id="maybe"'):html.index("</ul>", html.index('id="maybe"'))]
+    assert "Aoife Byrne" in going and "Brid Maybe" in maybe and "Noel" not in html
+    for label in ("Going", "Maybe", "Not going", "I'm here"):
+        assert f">{label}</button>" in html
+    assert re.search(r'value="yes" aria-pressed="true">Going<', html)
+    assert re.search(r'value="maybe" aria-pressed="false">Maybe<', html)
+    assert html.count('<form method="post"') == 5  # four buttons + log out
+
+
+def test_instance_detail_in_another_zone_and_past_midnight(client, at_evening, make_session, make_instance):
+    session = make_session(timezone="America/New_York", city="New York", country="US",
+                           start_time=time(21, 30), end_time=time(1, 0))
+    instance = make_instance(session, date(2026, 7, 14))
+    assert "Tue 14 Jul 2026, 21:30–01:00 (next day) EDT" in client.get(f"/instances/{instance.pk}/").content.decode()
+
+
+def test_anonymous_sees_counts_not_names(client, live_instance, member, make_attendance):
+    make_attendance(member, live_instance, "yes")
+    html = client.get(f"/instances/{live_instance.pk}/").content.decode()
+    assert "Going (1)" in html and "Aoife" not in html and "Log in to see who is going." in html
+
+
+def test_cancelled_instance_shows_notice_and_no_yes_buttons(client, at_evening, make_session, make_instance):
+    instance = make_instance(make_session(), date(2026, 1, 20), is_cancelled=True)
+    html = client.get(f"/instances/{instance.pk}/").content.decode()
+    assert "This session instance is cancelled." in html
+    assert ">Going</button>" not in html and "here</button>" not in html
+    assert ">Not going</button>" in html
+
+
+def test_here_now_respects_share_location(live_instance, member, make_person, make_attendance):
+    shy = make_person(first_name="Shy", last_name="Player", share_location=False)
+    open_ = make_person(first_name="Open", last_name="Player")
+    for person in (shy, open_):
+        make_attendance(person, live_instance, "yes")
+        place(person, live_instance)
+    url = f"/instances/{live_instance.pk}/"
+
+    def here_now(client) -> str:
+        html = client.get(url).content.decode()
+        return html[html.index('id="here-now"'):html.index("</ul>", html.index('id="here-now"'))]
+
+    assert "Open Player" in here_now(login_client(member.user))
+    assert "Shy Player" not in here_now(login_client(member.user))
+    assert "Shy Player" in here_now(login_client(User.objects.create_user("boss", is_staff=True)))
+
+
+def test_other_live_sessions_in_the_city_with_check_in(client, at_evening, live_instance, make_session,
+                                                       make_instance):
+    nearby = make_instance(make_session(name="The Cobblestone", city=" dublin "), date(2026, 1, 15))
+    cork = make_instance(make_session(name="Sin É", city="Cork"), date(2026, 1, 15))
+    update_active_sessions(EVENING)
+    html = client.get(f"/instances/{live_instance.pk}/").content.decode()
+    section = html[html.index("Other live sessions in Dublin"):]
+    assert "The Cobblestone" in section and "Sin" not in section
+    assert f'action="/instances/{nearby.pk}/check-in/"' in section
+    assert f"/instances/{cork.pk}/" not in html
+
+
+def test_header_dot_for_a_person_at_a_live_instance(live_instance, member):
+    client = login_client(member.user)
+    assert re.search(r'id="active-session-dot" href="#" hidden', client.get("/").content.decode())
+    place(member, live_instance)
+    html = client.get("/").content.decode()
+    dot = html[html.index('id="active-session-dot"'):html.index("</a>", html.index('id="active-session-dot"'))]
+    assert f'href="/instances/{live_instance.pk}/"' in dot and " hidden" not in dot
+    assert 'aria-label="You are at Mueller Monday, Mueller&#x27;s, Dublin: open the session"' in dot
+    assert "2026-01-15 · 21:00–23:30 local time" in dot
+    assert f'data-person-id="{member.pk}"' in html
+
+
+def test_no_dot_for_anonymous_visitors(client, live_instance):
+    html = client.get("/").content.decode()
+    assert "active-session-dot" not in html and "data-person-id" not in html
+    assert 'data-poll-ms="60000"' in html
+
+
+def test_login_page_logs_in_and_logout_posts(member):
+    client = Client()
+    assert client.get("/accounts/login/").status_code == 200
+    response = client.post("/accounts/login/", {"username": "aoife", "password": "pw", "next": "/people/%d/" % member.pk})
+    assert response.status_code == 302 and response.url == f"/people/{member.pk}/"
+    assert client.get(f"/people/{member.pk}/").status_code == 200
+    assert client.post("/accounts/logout/").url == "/"
+    assert client.get(f"/people/{member.pk}/").status_code == 302
+    assert Person.objects.filter(pk=member.pk).exists()
