@@ -123,7 +123,9 @@ STORAGES = {
     },
 }
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "login"
+# How often pages poll the JSON API to refresh the header dot and LIVE NOW badges.
+LIVE_POLL_MS = int(os.environ.get("LIVE_POLL_MS", "60000"))
 LOGIN_REDIRECT_URL = "/"
 
 # Every evaluation looks this far ahead: the :59 run activates a 20:00 window.
