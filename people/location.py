@@ -17,8 +17,10 @@ update of the people who actually move), each linear in the number of people aff
 from __future__ import annotations
 
 from collections.abc import Collection
+
 from people.models import Attendance, Person
 from sessions_app.db import IdIn, assign_foreign_keys
+
 
 def _sort_key(candidate: tuple) -> tuple:
     """Order: starts first, then most recent check-in, then higher instance id."""

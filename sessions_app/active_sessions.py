@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 import recurrence as recurrence_lib
 import recurrence.exceptions
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F, Q, TextField, Window
+from django.db.models import F, TextField, Window
 from django.db.models.functions import Cast, RowNumber
 
 from people.location import relocate_people

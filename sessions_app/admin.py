@@ -13,7 +13,6 @@ from sessions_app import clock
 from sessions_app.active_sessions import SweepFailed, evaluate
 from sessions_app.models import Session, SessionInstance, SweepRun
 
-
 RECENT_DAYS = 30
 
 

@@ -6,9 +6,13 @@ import itertools
 from datetime import date, time
 
 import pytest
+from django.contrib.auth.models import User
 
 from people.models import Attendance, Person
+from sessions_app import clock
+from sessions_app.active_sessions import update_active_sessions
 from sessions_app.models import Session, SessionInstance
+from tests.site_helpers import EVENING
 
 _counter = itertools.count(1)
 
@@ -58,3 +62,33 @@ def make_attendance(db):
         return Attendance.objects.create(person=person, session_instance=instance, status=status, **fields)
 
     return make
+
+
+@pytest.fixture
+def at_evening(monkeypatch):
+    """Every clock read (views, services, sweeps) sees EVENING minus the lookahead."""
+    monkeypatch.setattr(clock, "now", lambda: EVENING - clock.lookahead())
+    return EVENING
+
+
+@pytest.fixture
+def live_instance(at_evening, make_session, make_instance) -> SessionInstance:
+    """Mueller Monday at Mueller's, Dublin, 21:00-23:30 on 2026-01-15: active at EVENING."""
+    session = make_session(name="Mueller Monday", venue_name="Mueller's", city="Dublin", address="1 Quay St")
+    instance = make_instance(session, date(2026, 1, 15))
+    update_active_sessions(EVENING - clock.lookahead())
+    instance.refresh_from_db()
+    assert instance.is_active
+    return instance
+
+
+@pytest.fixture
+def member(make_person) -> Person:
+    """A player who can log in: user ``aoife`` with a person."""
+    user = User.objects.create_user("aoife", password="pw")
+    return make_person(user=user, first_name="Aoife", last_name="Byrne")
+
+
+@pytest.fixture
+def staff_user(db) -> User:
+    return User.objects.create_user("boss", password="pw", is_staff=True)

@@ -10,14 +10,7 @@ from django.contrib.messages import get_messages
 
 from people.models import Attendance, Person
 from sessions_app.active_sessions import update_active_sessions
-from tests.sessions_app.test_api import (  # noqa: F401 (fixtures)
-    EVENING,
-    at_evening,
-    live_instance,
-    login_client,
-    member,
-    place,
-)
+from tests.site_helpers import EVENING, login_client, place
 
 pytestmark = pytest.mark.django_db
 

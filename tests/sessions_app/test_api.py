@@ -1,68 +1,24 @@
-"""The JSON API of SPEC section 7: shapes, status codes, privacy, CSRF, the cron secret.
-
-The fixtures here (a live instance at a fixed evening, a member, staff) are shared with
-the page tests, which import them.
-"""
+"""The JSON API of SPEC section 7: shapes, status codes, privacy, CSRF, the cron secret."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
 from people.models import Person
-from sessions_app import api, clock
-from sessions_app.active_sessions import SweepFailed, update_active_sessions
+from sessions_app import api
+from sessions_app.active_sessions import SweepFailed
 from sessions_app.models import SessionInstance, SweepRun
+from tests.site_helpers import EVENING, login_client, place
 
 pytestmark = pytest.mark.django_db
 
-EVENING = datetime(2026, 1, 15, 21, 30, tzinfo=UTC)  # 21:30 in Dublin (winter: UTC+0)
 PERSON_KEYS = {"session_id", "session_name", "instance_id", "date", "start_time", "end_time", "venue_name", "city",
                "country", "url"}
-
-
-@pytest.fixture
-def at_evening(monkeypatch):
-    """Every clock read (views, services, sweeps) sees EVENING minus the lookahead."""
-    monkeypatch.setattr(clock, "now", lambda: EVENING - clock.lookahead())
-    return EVENING
-
-
-@pytest.fixture
-def live_instance(at_evening, make_session, make_instance) -> SessionInstance:
-    """Mueller Monday at Mueller's, Dublin, 21:00-23:30 on 2026-01-15: active at EVENING."""
-    session = make_session(name="Mueller Monday", venue_name="Mueller's", city="Dublin", address="1 Quay St")
-    instance = make_instance(session, date(2026, 1, 15))
-    update_active_sessions(EVENING - clock.lookahead())
-    instance.refresh_from_db()
-    assert instance.is_active
-    return instance
-
-
-@pytest.fixture
-def member(make_person) -> Person:
-    """A logged-in-able player: user ``aoife`` with a person."""
-    user = User.objects.create_user("aoife", password="pw")
-    return make_person(user=user, first_name="Aoife", last_name="Byrne")
-
-
-@pytest.fixture
-def staff_user() -> User:
-    return User.objects.create_user("boss", password="pw", is_staff=True)
-
-
-def place(person: Person, instance: SessionInstance) -> None:
-    Person.objects.filter(pk=person.pk).update(at_active_session_instance=instance)
-
-
-def login_client(user, *, enforce_csrf_checks: bool = False) -> Client:
-    client = Client(enforce_csrf_checks=enforce_csrf_checks)
-    client.force_login(user)
-    return client
 
 
 def assert_json_error(response, status: int) -> dict:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 
 import pytest
-from django.core.exceptions import ValidationError
 import recurrence
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from sessions_app import clock
