@@ -31,6 +31,16 @@ def _sort_key(candidate: tuple) -> tuple:
     return (start, -checked, -instance_id)
 
 
+def people_concerned_by(instance_id: int) -> set[int]:
+    """The people whose location may depend on one instance: those placed there and
+    those who answered yes to it."""
+    here = Person.objects.filter(at_active_session_instance_id=instance_id).values_list("id", flat=True)
+    going = Attendance.objects.filter(session_instance_id=instance_id, status=Attendance.Status.YES).values_list(
+        "person_id", flat=True
+    )
+    return {*here, *going}
+
+
 def relocate_people(
     *,
     activated_ids: Collection[int] = (),

@@ -21,7 +21,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F, TextField, Window
 from django.db.models.functions import Cast, RowNumber
 
-from people.location import relocate_people
+from people.location import people_concerned_by, relocate_people
 from sessions_app import clock
 from sessions_app.db import IdIn
 from sessions_app.models import Session, SessionInstance, SweepRun
@@ -394,3 +394,10 @@ def reevaluate_session(session_id: int, *, trigger: str = SweepRun.Trigger.EVENT
 def reevaluate_people(person_ids: Collection[int]) -> dict:
     """Event hook entry point: re-place these people now (an answer changed)."""
     return evaluate(trigger=SweepRun.Trigger.EVENT, session_ids=(), person_ids=person_ids)
+
+
+def reevaluate_people_of_instance(instance_id: int) -> dict:
+    """Event hook entry point after a hand-set ``is_active`` (SPEC 3.7): leave activation
+    to the next evaluation, but keep people consistent with it now (off an instance set
+    inactive, onto one set active where they answered yes and are nowhere else)."""
+    return reevaluate_people(people_concerned_by(instance_id))

@@ -33,8 +33,12 @@ def instance_saved(sender, instance: SessionInstance, raw=False, created=False, 
     if raw or active_sessions.hooks_suppressed():
         return
     if not created and instance.changed_fields() <= {"is_active"}:
-        # Nothing but a hand-set is_active (admin override, SPEC 3.7): the next
-        # evaluation decides; re-evaluating now would undo the override at once.
+        # Nothing but a hand-set is_active (admin override, SPEC 3.7): re-evaluating the
+        # session now would undo the override at once, so the next evaluation decides.
+        # The people concerned follow the override now, so nobody stays at an inactive one.
+        if instance.changed_fields():
+            instance_id = instance.pk
+            transaction.on_commit(lambda: active_sessions.reevaluate_people_of_instance(instance_id), robust=True)
         return
     _on_commit_session(instance.session_id)
 

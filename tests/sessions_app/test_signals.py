@@ -160,13 +160,37 @@ def test_an_admin_change_of_only_is_active_is_not_re_evaluated(make_session, mak
 
     tonight = SessionInstance.objects.get(pk=tonight.pk)  # as the admin form loads it
     tonight.is_active = False
-    with hooks() as callbacks:
+    with hooks():
         tonight.save()
-    assert callbacks == []
     assert not is_active(tonight)  # the override holds until the next evaluation
     assert not is_active(tomorrow)
+    assert not SweepRun.objects.filter(trigger="event", activated_count__gt=0).exists()
     update_active_sessions(NOW)
     assert is_active(tonight)
+
+
+def test_people_follow_an_admin_override_at_once(make_session, make_instance, make_person, make_attendance, hooks):
+    tonight = make_instance(make_session(), TODAY)
+    elsewhere = make_instance(make_session(city="Cork"), TODAY)
+    both, only_tonight = make_person(), make_person()
+    make_attendance(both, tonight, "yes")
+    make_attendance(both, elsewhere, "yes")
+    make_attendance(only_tonight, tonight, "yes")
+    update_active_sessions(NOW)
+    tonight = SessionInstance.objects.get(pk=tonight.pk)
+    assert where(only_tonight) == tonight.pk
+    assert where(both) == elsewhere.pk  # same start: the more recent yes wins
+
+    tonight.is_active = False  # by hand: people may not stay at an inactive instance
+    with hooks():
+        tonight.save()
+    assert where(only_tonight) is None
+    assert where(both) == elsewhere.pk
+
+    tonight.is_active = True  # and back on by hand: the people who said yes and are nowhere go there
+    with hooks():
+        tonight.save()
+    assert where(only_tonight) == tonight.pk
 
 
 def test_the_sweeps_own_deletes_do_not_re_enter_it(make_session, hooks):
