@@ -65,13 +65,15 @@ def relocate_people(
             Person.objects.filter(
                 IdIn("at_active_session_instance__session_id", stranded_at_sessions),
                 at_active_session_instance__is_active=False,
-            ).values_list("id", "at_active_session_instance_id")
+            )
+            .order_by()
+            .values_list("id", "at_active_session_instance_id")
         )
     if deactivated_ids:
         current.update(
-            Person.objects.filter(IdIn("at_active_session_instance_id", deactivated_ids)).values_list(
-                "id", "at_active_session_instance_id"
-            )
+            Person.objects.filter(IdIn("at_active_session_instance_id", deactivated_ids))
+            .order_by()  # not the model's name ordering: a sort of every row affected
+            .values_list("id", "at_active_session_instance_id")
         )
     newcomers = set(person_ids)
     if activated_ids:
@@ -82,7 +84,7 @@ def relocate_people(
     newcomers.difference_update(current)
     if newcomers:
         current.update(
-            Person.objects.filter(IdIn("id", newcomers)).values_list("id", "at_active_session_instance_id")
+            Person.objects.filter(IdIn("id", newcomers)).order_by().values_list("id", "at_active_session_instance_id")
         )
     if not current:
         return []

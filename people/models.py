@@ -23,6 +23,9 @@ class Person(HasCountry, TracksLoadedValues, models.Model):
     at_active_session_instance = models.ForeignKey(
         SessionInstance, null=True, blank=True, on_delete=models.SET_NULL, related_name="people_here",
         help_text="Where the person is right now (kept by the sweep)",
+        # Only the partial index below (rows that are somewhere): the full one would be
+        # written for every person the sweep moves and never serves a query.
+        db_index=False,
     )
 
     class Meta:

@@ -207,37 +207,38 @@ def _auto_create(t: datetime, session_ids, skip: set[int], errors: list[dict]) -
 def _apply_activation(t: datetime, session_ids, invalid: set[int]) -> tuple[list[dict], list[dict]]:
     """Deactivate what no longer qualifies, then activate each session's winner.
 
-    Four statements whatever the number of sessions: the winners (latest ``starts_at``,
-    then higher id, per session), the active set, and two updates. Deactivating first
-    keeps the one-active-per-session constraint true at every statement.
+    Four statements whatever the number of sessions: the instances to activate (winners
+    that are not active yet), the instances to deactivate (active ones that are not
+    winners), and two updates. The winner of a session is its qualifying instance with
+    the latest ``starts_at``, then the higher id; the database ranks them and returns only
+    the changes, so a steady sweep fetches nothing. Deactivating first keeps the
+    one-active-per-session constraint true at every statement.
     """
     qualifying = _scoped(SessionInstance.objects.qualifying_at(t), "session_id", session_ids)
     if invalid:
         qualifying = qualifying.exclude(IdIn("session_id", invalid))
-    winners = {
-        pk: (session_id, name)
-        for pk, session_id, name, _rank in qualifying.annotate(
+    winners = (
+        qualifying.annotate(
             rank=Window(RowNumber(), partition_by=F("session_id"), order_by=[F("starts_at").desc(), F("id").desc()])
         )
         .filter(rank=1)
-        .values_list("id", "session_id", "session__name", "rank")
-    }
-    active = {
-        pk: (session_id, name)
-        for pk, session_id, name in _scoped(SessionInstance.objects.active(), "session_id", session_ids)
-        .values_list("id", "session_id", "session__name")
-    }
-    to_deactivate = sorted(active.keys() - winners.keys())
-    to_activate = sorted(winners.keys() - active.keys())
+        .values("pk")
+    )
+    columns = ("id", "session_id", "session__name")
+    to_activate = list(SessionInstance.objects.filter(pk__in=winners, is_active=False).values_list(*columns))
+    to_deactivate = list(
+        _scoped(SessionInstance.objects.active(), "session_id", session_ids).exclude(pk__in=winners)
+        .values_list(*columns)
+    )
     if to_deactivate:
-        SessionInstance.objects.filter(IdIn("id", to_deactivate)).update(is_active=False)
+        SessionInstance.objects.filter(IdIn("id", [pk for pk, _, _ in to_deactivate])).update(is_active=False)
     if to_activate:
-        SessionInstance.objects.filter(IdIn("id", to_activate)).update(is_active=True)
+        SessionInstance.objects.filter(IdIn("id", [pk for pk, _, _ in to_activate])).update(is_active=True)
 
-    def describe(ids, source):
-        return [{"session_id": source[pk][0], "instance_id": pk, "session_name": source[pk][1]} for pk in ids]
+    def describe(rows):
+        return [{"session_id": sid, "instance_id": pk, "session_name": name} for pk, sid, name in sorted(rows)]
 
-    return describe(to_activate, winners), describe(to_deactivate, active)
+    return describe(to_activate), describe(to_deactivate)
 
 
 def _evaluate(t: datetime, *, session_ids: Collection[int] | None, person_ids: Collection[int]) -> dict:
