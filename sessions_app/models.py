@@ -12,7 +12,7 @@ import recurrence as recurrence_lib
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, OuterRef, Q
 from recurrence.fields import RecurrenceField
 
 from sessions_app import clock
@@ -306,11 +306,12 @@ class SessionInstanceQuerySet(models.QuerySet):
 
         Sessions with an invalid timezone are excluded by the caller, which reports them.
         """
-        return (
-            self.open_at(t)
-            .filter(is_cancelled=False)
-            .filter(Q(session__termination_date__isnull=True) | Q(date__lte=F("session__termination_date")))
+        # An anti-join against the few sessions that have a termination date, rather than
+        # a join of every open instance with every session.
+        terminated_before = Session.objects.filter(
+            pk=OuterRef("session_id"), termination_date__isnull=False, termination_date__lt=OuterRef("date")
         )
+        return self.open_at(t).filter(is_cancelled=False).exclude(Exists(terminated_before))
 
     def active(self):
         return self.filter(is_active=True)
