@@ -353,7 +353,8 @@ def evaluate(
             _record_failure(started_at=started_at, t=t, simulated=simulated, trigger=trigger, message=message)
         raise SweepFailed(message) from exc
     for entry in result["errors"]:
-        logger.warning("Session %s skipped: %s", entry["session_id"], entry["error"])
+        # Reported to the caller (command output, API body, SweepRun row); INFO avoids saying it twice.
+        logger.info("Session %s skipped: %s", entry["session_id"], entry["error"])
     return result
 
 
