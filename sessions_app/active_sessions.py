@@ -37,6 +37,11 @@ SWEEP_RUN_RETENTION = timedelta(days=30)
 # auto-create; a session with none in that span is looked at again after it.
 NEXT_OCCURRENCE_SEARCH = timedelta(days=400)
 WAITING_TRIGGERS = {SweepRun.Trigger.EVENT, SweepRun.Trigger.ADMIN}
+# A cron/HTTP sweep looks only at the sessions that can have changed since the previous
+# sweep when that one is less than INCREMENTAL_LIMIT behind and a full sweep started
+# within FULL_SWEEP_INTERVAL (wall clock); otherwise it evaluates every session.
+INCREMENTAL_LIMIT = timedelta(hours=6)
+FULL_SWEEP_INTERVAL = timedelta(hours=1)
 
 _hooks_suppressed = contextvars.ContextVar("ceol_hooks_suppressed", default=False)
 
@@ -241,14 +246,57 @@ def _apply_activation(t: datetime, session_ids, invalid: set[int]) -> tuple[list
     return describe(to_activate), describe(to_deactivate)
 
 
-def _evaluate(t: datetime, *, session_ids: Collection[int] | None, person_ids: Collection[int]) -> dict:
+def _sessions_that_may_change(t: datetime, since: datetime, invalid: set[int], created: list[dict]) -> set[int]:
+    """The sessions whose active instance can differ at ``t`` from the previous sweep's,
+    which evaluated ``since`` (``since <= t``, recent: see ``_incremental_since``).
+
+    Since then, the answer changes only where a window opened (``active_from`` passed),
+    where an active instance stopped qualifying (its window closed, or its data changed in
+    any way), where instances were just auto-created, and for sessions with an invalid
+    timezone. Every write through the models re-evaluated its session at once (the hooks).
+    Two index range scans whose cost follows the changes, not the number of sessions.
+    """
+    stale = SessionInstance.objects.active_not_qualifying_at(t).values_list("session_id", flat=True)
+    opened = SessionInstance.objects.opening_between(since, t).values_list("session_id", flat=True).distinct()
+    return {*stale, *opened, *invalid, *(entry["session_id"] for entry in created)}
+
+
+def _incremental_since(t: datetime, started_at: datetime) -> datetime | None:
+    """The instant a cron/HTTP sweep at ``t`` may sweep incrementally from, or ``None`` for
+    a full sweep: there is no earlier sweep, it evaluated a later instant (a simulated
+    future), it is ``INCREMENTAL_LIMIT`` or more behind (missed runs), or no full sweep
+    started within ``FULL_SWEEP_INTERVAL`` of wall-clock time. The regular full sweep
+    catches what the hooks could not see: rows written without the models (raw SQL,
+    ``QuerySet.update()``), a hook that failed, or a hand-set ``is_active`` to revert.
+    """
+    recorded = SweepRun.objects.filter(
+        trigger__in=[SweepRun.Trigger.CRON, SweepRun.Trigger.HTTP],
+        status__in=[SweepRun.Status.OK, SweepRun.Status.PARTIAL],
+    ).order_by("-started_at", "-pk")
+    previous = recorded.values_list("evaluated_at", flat=True).first()
+    if previous is None or previous > t or t - previous >= INCREMENTAL_LIMIT:
+        return None
+    last_full = recorded.filter(full=True).values_list("started_at", flat=True).first()
+    if last_full is None or started_at - last_full >= FULL_SWEEP_INTERVAL:
+        return None
+    return previous
+
+
+def _evaluate(
+    t: datetime, *, session_ids: Collection[int] | None, person_ids: Collection[int],
+    incremental_since: datetime | None = None,
+) -> dict:
     errors: list[dict] = []
     invalid, tz_errors = _invalid_timezone_errors(session_ids)
     errors.extend(tz_errors)
     created, activated, deactivated = [], [], []
     if session_ids is None or session_ids:
         created = _auto_create(t, session_ids, invalid, errors)
-        activated, deactivated = _apply_activation(t, session_ids, invalid)
+        scope = session_ids
+        if session_ids is None and incremental_since is not None:
+            scope = _sessions_that_may_change(t, incremental_since, invalid, created)
+        if scope is None or scope:
+            activated, deactivated = _apply_activation(t, scope, invalid)
     moved = relocate_people(
         activated_ids=[a["instance_id"] for a in activated],
         deactivated_ids=[d["instance_id"] for d in deactivated],
@@ -277,7 +325,9 @@ def _forget_rolled_back_ids(result: dict) -> None:
             entry["instance_id"] = None
 
 
-def _record_run(result: dict, *, started_at: datetime, t: datetime, simulated: bool, trigger: str) -> None:
+def _record_run(
+    result: dict, *, started_at: datetime, t: datetime, simulated: bool, trigger: str, full: bool
+) -> None:
     errors = result["errors"]
     SweepRun.objects.create(
         started_at=started_at,
@@ -291,6 +341,7 @@ def _record_run(result: dict, *, started_at: datetime, t: datetime, simulated: b
         people_moved_count=len(result["people_moved"]),
         errors=errors,
         status=SweepRun.Status.PARTIAL if errors else SweepRun.Status.OK,
+        full=full,
     )
 
 
@@ -320,6 +371,7 @@ def evaluate(
     session_ids: Collection[int] | None = None,
     person_ids: Collection[int] = (),
     lookahead: timedelta | None = None,
+    full: bool = False,
 ) -> dict:
     """Run one evaluation at ``t = now + lookahead``; see ``update_active_sessions``.
 
@@ -336,13 +388,17 @@ def evaluate(
             if not _acquire_lock(wait=trigger in WAITING_TRIGGERS):
                 return {"evaluated_at": t.isoformat(), "skipped": "another sweep is running", "activated": [],
                         "deactivated": [], "auto_created": [], "people_moved": [], "errors": []}
-            result = _evaluate(t, session_ids=session_ids, person_ids=person_ids)
+            since = None
+            if full_sweep and session_ids is None and not full:
+                since = _incremental_since(t, started_at)
+            result = _evaluate(t, session_ids=session_ids, person_ids=person_ids, incremental_since=since)
             changed = any(result[k] for k in ("activated", "deactivated", "auto_created", "people_moved"))
             if dry_run:
                 transaction.set_rollback(True)
                 _forget_rolled_back_ids(result)
             elif full_sweep or changed:
-                _record_run(result, started_at=started_at, t=t, simulated=simulated, trigger=trigger)
+                _record_run(result, started_at=started_at, t=t, simulated=simulated, trigger=trigger,
+                            full=session_ids is None and since is None)
                 if full_sweep:
                     SweepRun.objects.filter(started_at__lt=started_at - SWEEP_RUN_RETENTION).delete()
     except DatabaseError as exc:
@@ -358,7 +414,9 @@ def evaluate(
     return result
 
 
-def update_active_sessions(now: datetime | None = None, *, dry_run: bool = False, trigger: str = "cron") -> dict:
+def update_active_sessions(
+    now: datetime | None = None, *, dry_run: bool = False, trigger: str = "cron", full: bool = False
+) -> dict:
     """The sweep: auto-create, then activate/deactivate, then re-place people, at
     ``t = now + ACTIVE_SESSION_LOOKAHEAD`` (``now`` defaults to the clock).
 
@@ -367,8 +425,12 @@ def update_active_sessions(now: datetime | None = None, *, dry_run: bool = False
     ``failed`` SweepRun when the database is reachable and raises ``SweepFailed`` with a
     one-line message, which the caller reports (it is not logged here).
     ``dry_run`` computes everything and rolls it back.
+
+    A sweep within hours of the previous one evaluates only the sessions that can have
+    changed since (``_incremental_since``); at least once an hour, and with ``full=True``,
+    it evaluates every session.
     """
-    return evaluate(now, dry_run=dry_run, trigger=trigger)
+    return evaluate(now, dry_run=dry_run, trigger=trigger, full=full)
 
 
 def auto_create_scheduled_instances(now: datetime | None = None, *, dry_run: bool = False) -> dict:

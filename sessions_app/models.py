@@ -316,6 +316,22 @@ class SessionInstanceQuerySet(models.QuerySet):
     def active(self):
         return self.filter(is_active=True)
 
+    def active_not_qualifying_at(self, t: datetime):
+        """Active instances that do not qualify at ``t`` for a reason of their own: window
+        not open (or none), cancelled, or dated after the session's termination date.
+        Read through the partial index on ``is_active``."""
+        terminated_before = Session.objects.filter(
+            pk=OuterRef("session_id"), termination_date__isnull=False, termination_date__lt=OuterRef("date")
+        )
+        return self.active().filter(
+            Q(active_from__isnull=True) | Q(active_from__gt=t) | Q(active_until__lte=t) | Q(is_cancelled=True)
+            | Q(Exists(terminated_before))
+        )
+
+    def opening_between(self, after: datetime, until: datetime):
+        """Instances whose active window opens in ``(after, until]``."""
+        return self.filter(active_from__gt=after, active_from__lte=until)
+
 
 class SessionInstance(TracksLoadedValues, models.Model):
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="instances")
@@ -427,6 +443,9 @@ class SweepRun(models.Model):
     people_moved_count = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OK)
+    full = models.BooleanField(
+        default=True, help_text="Evaluated every session (otherwise only those that could have changed)"
+    )
 
     class Meta:
         ordering = ["-started_at"]

@@ -9,8 +9,7 @@ from django.contrib.auth.models import User
 from django.contrib.messages import get_messages
 
 from people.models import Attendance, Person
-from sessions_app.active_sessions import update_active_sessions
-from tests.site_helpers import EVENING, login_client, place
+from tests.site_helpers import login_client, place
 
 pytestmark = pytest.mark.django_db
 
@@ -59,9 +58,9 @@ def test_check_in_on_a_live_instance_places_the_person(live_instance, member):
 
 
 def test_check_in_elsewhere_from_the_nearby_list(live_instance, member, make_session, make_instance,
-                                                 make_attendance):
-    other = make_instance(make_session(name="The Cobblestone"), date(2026, 1, 15))
-    update_active_sessions(EVENING)
+                                                 make_attendance, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):  # its hook activates it, as on the site
+        other = make_instance(make_session(name="The Cobblestone"), date(2026, 1, 15))
     make_attendance(member, live_instance, "yes")
     place(member, live_instance)
     response = login_client(member.user).post(f"/instances/{other.pk}/check-in/")

@@ -1,7 +1,7 @@
 """Event hooks (SPEC 5): a write re-evaluates its session or person at once, on commit."""
 
 import logging
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from django.core import serializers
@@ -165,7 +165,9 @@ def test_an_admin_change_of_only_is_active_is_not_re_evaluated(make_session, mak
     assert not is_active(tonight)  # the override holds until the next evaluation
     assert not is_active(tomorrow)
     assert not SweepRun.objects.filter(trigger="event", activated_count__gt=0).exists()
-    update_active_sessions(NOW)
+    update_active_sessions(NOW + timedelta(minutes=1))  # incremental: nothing opened or closed
+    assert not is_active(tonight)
+    update_active_sessions(NOW + timedelta(minutes=2), full=True)  # the (at least hourly) full sweep
     assert is_active(tonight)
 
 

@@ -19,18 +19,23 @@ from sessions_app.active_sessions import update_active_sessions
 
 # Each test runs inside pytest-django's transaction, so the sweep's atomic block is a
 # savepoint here: SAVEPOINT and RELEASE SAVEPOINT are counted too.
+# Both sweeps after the previous cron run are incremental (a full one ran minutes ago).
 STEADY = [
     "SAVEPOINT (the sweep's transaction)",
     "SELECT pg_try_advisory_xact_lock (PostgreSQL only)",
+    "SELECT the previous sweep's instant",
+    "SELECT when the last full sweep started",
     "SELECT sessions with an invalid timezone",
     "SELECT sessions due for auto-create",
-    "SELECT the winning instance per session (row_number over the open windows)",
-    "SELECT the instances active now",
+    "SELECT sessions of active instances that no longer qualify",
+    "SELECT sessions of windows that opened since the previous sweep",
     "INSERT the SweepRun",
     "DELETE SweepRuns older than 30 days",
     "RELEASE SAVEPOINT",
 ]
 BUSY_EXTRA = [
+    "SELECT winners not yet active (row_number over those sessions' open windows)",
+    "SELECT active instances of those sessions that are not winners",
     "UPDATE deactivate what no longer qualifies",
     "UPDATE activate the winners",
     "SELECT people at the deactivated instances",
@@ -62,6 +67,20 @@ def test_sweep_statements_do_not_grow_with_sessions(sessions, django_assert_num_
     with django_assert_num_queries(expected(STEADY)):
         steady = update_active_sessions(data.BUSY_NOW)
     assert steady["activated"] == steady["deactivated"] == steady["people_moved"] == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("sessions", [1_000, 100_000])
+def test_a_full_sweep_costs_the_same_at_both_sizes(sessions, django_assert_num_queries):
+    """The hourly full sweep evaluates every session, still in a fixed number of statements."""
+    data.build(sessions=sessions, weeks=(0, 0), people_per_session=2)
+    update_active_sessions(data.BUSY_NOW - data.PREVIOUS_RUN)
+    incremental_only = ("previous sweep", "last full sweep", "no longer qualify")
+    full = [s for s in STEADY + BUSY_EXTRA if not any(words in s for words in incremental_only)]
+    with django_assert_num_queries(expected(full)):
+        busy = update_active_sessions(data.BUSY_NOW, full=True)
+    assert len(busy["activated"]) > sessions // 4
+    assert len(busy["people_moved"]) > sessions // 2
 
 
 @pytest.mark.django_db

@@ -46,6 +46,10 @@ class Command(BaseCommand):
         parser.add_argument("--simulate-time", help="Evaluate as if it were this ISO 8601 time (no offset: UTC)")
         parser.add_argument("--dry-run", action="store_true", help="Compute and print everything, write nothing")
         parser.add_argument("--json", action="store_true", help="Print only the result as JSON")
+        parser.add_argument(
+            "--full", action="store_true",
+            help="Evaluate every session (by default a sweep soon after another looks only at what can have changed)",
+        )
         parser.add_argument("--lookahead-minutes", help="Override ACTIVE_SESSION_LOOKAHEAD (minutes, 0-1440)")
 
     def handle(self, *args, **options):
@@ -56,7 +60,7 @@ class Command(BaseCommand):
         if not as_json:
             self._log("Starting active session check" + (" (dry run)" if dry_run else ""))
         try:
-            result = evaluate(now, dry_run=dry_run, trigger="cron", lookahead=lookahead)
+            result = evaluate(now, dry_run=dry_run, trigger="cron", lookahead=lookahead, full=options["full"])
         except (SweepFailed, DatabaseError) as exc:
             if verbosity >= 2:
                 logger.exception("Active session check failed")
