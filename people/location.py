@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from django.db.models import Exists, OuterRef
+
 from people.models import Attendance, Person
 from sessions_app.db import IdIn, assign_foreign_keys
 
@@ -47,6 +49,7 @@ def relocate_people(
     deactivated_ids: Collection[int] = (),
     person_ids: Collection[int] = (),
     stranded_at_sessions: Collection[int] = (),
+    repair_all: bool = False,
 ) -> list[dict]:
     """Re-place the people touched by these activation changes, plus ``person_ids``,
     plus the people placed at an *inactive* instance of ``stranded_at_sessions``.
@@ -60,6 +63,25 @@ def relocate_people(
     location changed, and writes only those people.
     """
     current: dict[int, int | None] = {}
+    if repair_all:
+        # A full sweep also re-places anyone whose location broke the rule without a hook
+        # seeing it (an answer changed by a bulk update, a hook that failed): one anti-join
+        # over the people who are somewhere (partial index).
+        current.update(
+            Person.objects.filter(at_active_session_instance__isnull=False)
+            .exclude(
+                Exists(
+                    Attendance.objects.filter(
+                        person=OuterRef("pk"),
+                        session_instance=OuterRef("at_active_session_instance"),
+                        status=Attendance.Status.YES,
+                        session_instance__is_active=True,
+                    )
+                )
+            )
+            .order_by()
+            .values_list("id", "at_active_session_instance_id")
+        )
     if stranded_at_sessions:
         current.update(
             Person.objects.filter(

@@ -135,11 +135,11 @@ def _auto_create_for(session: Session, t: datetime) -> tuple[list[SessionInstanc
         stale = session.instances.filter(auto_created=True, starts_at__gt=t, attendances__isnull=True)
         last = stale.order_by("-starts_at").values_list("starts_at", flat=True).first()
         if last is not None:
+            # By date: an instance edited by hand (another time) still stands for its date.
             still_wanted = {
-                (i.date, i.start_time)
-                for i in _expected_occurrences(session, t, t, max(last, horizon_end) + timedelta(seconds=1))
+                i.date for i in _expected_occurrences(session, t, t, max(last, horizon_end) + timedelta(seconds=1))
             }
-            doomed = [i.pk for i in stale if (i.date, i.start_time) not in still_wanted]
+            doomed = [i.pk for i in stale if i.date not in still_wanted]
             if doomed:
                 with suppress_hooks():
                     removed, _ = SessionInstance.objects.filter(pk__in=doomed).delete()
@@ -182,7 +182,7 @@ def _due_sessions(t: datetime, session_ids) -> list[Session]:
 def _parse_rules(session: Session) -> None:
     try:
         session.recurrence = recurrence_lib.deserialize(session.recurrence_text or "")
-    except recurrence_lib.exceptions.DeserializationError as exc:
+    except (recurrence_lib.exceptions.DeserializationError, ValueError, TypeError, IndexError, KeyError) as exc:
         raise RecurrenceError(f"Unparsable recurrence: {exc}") from exc
 
 
@@ -304,6 +304,7 @@ def _evaluate(
         # A one-session evaluation (a hook, the admin) also looks after people stranded at
         # an inactive instance of that session; a full sweep leaves that to the hooks.
         stranded_at_sessions=session_ids or (),
+        repair_all=session_ids is None and incremental_since is None,
     )
     return {
         "evaluated_at": t.isoformat(),

@@ -16,7 +16,7 @@ from django.db.models import Exists, OuterRef, Q
 from recurrence.fields import RecurrenceField
 
 from sessions_app import clock
-from sessions_app.occurrences import rules_need_anchor
+from sessions_app.occurrences import RecurrenceError, check_supported, rules_need_anchor
 from sessions_app.windows import MAX_BUFFER_MINUTES, MAX_WINDOW, Window, compute_window, is_valid_timezone, zone
 
 
@@ -85,9 +85,12 @@ class HasCountry:
 
 
 # Changing any of these restarts the auto-create horizon at t (SPEC section 4) ...
-SCHEDULE_FIELDS = ("recurrence", "start_time", "end_time", "timezone", "initiation_date", "auto_create_hours_ahead")
-# ... and these only make the session due for auto-create at the next evaluation.
-DUE_FIELDS = ("auto_create_instances", "termination_date")
+# A new termination date counts too: occurrences the old one excluded, which the horizon
+# has already passed, are created when it moves later.
+SCHEDULE_FIELDS = ("recurrence", "start_time", "end_time", "timezone", "initiation_date", "auto_create_hours_ahead",
+                   "termination_date")
+# ... and this only makes the session due for auto-create at the next evaluation.
+DUE_FIELDS = ("auto_create_instances",)
 # ``auto_create_due_at`` for "due at the next evaluation, whatever its t": an instant
 # before any t, so that a simulated time earlier than the wall clock still sees it due.
 DUE_AT_ONCE = datetime(2000, 1, 1, tzinfo=UTC)
@@ -230,6 +233,11 @@ class Session(HasCountry, TracksLoadedValues, models.Model):
 
     def clean(self) -> None:
         super().clean()
+        if self.recurrence:
+            try:
+                check_supported(self.recurrence)
+            except RecurrenceError as exc:
+                raise ValidationError({"recurrence": str(exc)}) from exc
         if self.recurrence and rules_need_anchor(self.recurrence) and not self.initiation_date:
             raise ValidationError(
                 {"initiation_date": "Set the first date: 'every N weeks' and weekly rules without a weekday count from it."}

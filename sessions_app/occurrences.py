@@ -26,15 +26,30 @@ class RecurrenceError(ValueError):
     """The stored rules cannot be expanded."""
 
 
-def _named_local_date(value: datetime | date, tz: ZoneInfo) -> date:
+def _named_local_date(value: datetime | date, tz: ZoneInfo, start_time: time) -> date:
     if not isinstance(value, datetime):
         return value
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
+    local = value.astimezone(tz)
+    if local.time() == start_time.replace(tzinfo=None):
+        return local.date()  # the exact instant of a local start (New York 19:00 is 00:00Z)
     utc = value.astimezone(UTC)
     if utc.time() == time(0, 0):
         return utc.date()
-    return value.astimezone(tz).date()
+    return local.date()
+
+
+SUB_DAILY = {recurrence_lib.HOURLY, recurrence_lib.MINUTELY, recurrence_lib.SECONDLY}
+
+
+def check_supported(rules: recurrence_lib.Recurrence) -> None:
+    """A session starts once a day at its start time: finer rules cannot be instances."""
+    for rule in [*rules.rrules, *rules.exrules]:
+        if rule.freq in SUB_DAILY or rule.byhour or rule.byminute or rule.bysecond:
+            raise RecurrenceError(
+                "Unsupported recurrence: more than one start a day (a session has one start time)"
+            )
 
 
 def occurrence_starts(
@@ -53,24 +68,27 @@ def occurrence_starts(
     """
     if rules is None:
         return []
+    check_supported(rules)
     dtstart = datetime.combine(anchor_date, start_time.replace(tzinfo=None, fold=0), tzinfo=tz)
     try:
         starts: set[datetime] = set()
         for rule in rules.rrules:
             starts.update(rule.to_dateutil_rrule(dtstart=dtstart).between(after, before, inc=True))
         for rdate in rules.rdates:
-            local = datetime.combine(_named_local_date(rdate, tz), dtstart.timetz())
+            local = datetime.combine(_named_local_date(rdate, tz, start_time), dtstart.timetz())
             if local.date() >= anchor_date:
                 starts.add(local)
-        excluded_dates = {_named_local_date(exdate, tz) for exdate in rules.exdates}
+        excluded_dates = {_named_local_date(exdate, tz, start_time) for exdate in rules.exdates}
         for exrule in rules.exrules:
             excluded_dates.update(
                 occurrence.date()
                 for occurrence in exrule.to_dateutil_rrule(dtstart=dtstart).between(after, before, inc=True)
             )
-    except (TypeError, ValueError, OverflowError, AttributeError) as exc:
+    except (TypeError, ValueError, OverflowError, AttributeError, IndexError, KeyError) as exc:
         raise RecurrenceError(f"Unparsable recurrence: {exc}") from exc
-    return sorted(s for s in starts if after <= s < before and s.date() not in excluded_dates)
+    # One start a day: an RDATE on a date a rule also produces is the same occurrence.
+    by_date = {s.date(): s for s in sorted(starts, reverse=True) if after <= s < before}
+    return sorted(s for d, s in by_date.items() if d not in excluded_dates)
 
 
 def rules_need_anchor(rules: recurrence_lib.Recurrence | None) -> bool:

@@ -58,5 +58,6 @@ def instance_deleted(sender, instance: SessionInstance, **kwargs):
 def attendance_changed(sender, instance: Attendance, raw=False, **kwargs):
     if raw or active_sessions.hooks_suppressed():
         return
-    person_id = instance.person_id
-    transaction.on_commit(lambda: active_sessions.reevaluate_people([person_id]), robust=True)
+    # Both people when an answer moves from one person to another.
+    person_ids = {instance.person_id, getattr(instance, "loaded", {}).get("person_id", instance.person_id)}
+    transaction.on_commit(lambda: active_sessions.reevaluate_people(sorted(person_ids)), robust=True)
