@@ -246,6 +246,20 @@ def _apply_activation(t: datetime, session_ids, invalid: set[int]) -> tuple[list
     return describe(to_activate), describe(to_deactivate)
 
 
+def _sessions_active_after_termination() -> set[int]:
+    """Sessions with an active instance dated after their termination date.
+
+    Two small reads instead of one join: the sessions that have a termination date, then
+    their active instances through the one-active-per-session index. A join lets the
+    planner start from every active instance when its statistics lag behind a busy sweep.
+    """
+    ends = dict(Session.objects.filter(termination_date__isnull=False).order_by().values_list("id", "termination_date"))
+    if not ends:
+        return set()
+    active = SessionInstance.objects.active().filter(IdIn("session_id", ends)).values_list("session_id", "date")
+    return {session_id for session_id, on in active if on > ends[session_id]}
+
+
 def _sessions_that_may_change(t: datetime, since: datetime, invalid: set[int], created: list[dict]) -> set[int]:
     """The sessions whose active instance can differ at ``t`` from the previous sweep's,
     which evaluated ``since`` (``since <= t``, recent: see ``_incremental_since``).
@@ -254,11 +268,13 @@ def _sessions_that_may_change(t: datetime, since: datetime, invalid: set[int], c
     where an active instance stopped qualifying (its window closed, or its data changed in
     any way), where instances were just auto-created, and for sessions with an invalid
     timezone. Every write through the models re-evaluated its session at once (the hooks).
-    Two index range scans whose cost follows the changes, not the number of sessions.
+    Three index scans, over the active instances, the sessions with a termination date and
+    the windows opened since, none of which reads every session.
     """
     stale = SessionInstance.objects.active_not_qualifying_at(t).values_list("session_id", flat=True)
+    terminated = _sessions_active_after_termination()
     opened = SessionInstance.objects.opening_between(since, t).values_list("session_id", flat=True).distinct()
-    return {*stale, *opened, *invalid, *(entry["session_id"] for entry in created)}
+    return {*stale, *terminated, *opened, *invalid, *(entry["session_id"] for entry in created)}
 
 
 def _incremental_since(t: datetime, started_at: datetime) -> datetime | None:

@@ -325,15 +325,10 @@ class SessionInstanceQuerySet(models.QuerySet):
         return self.filter(is_active=True)
 
     def active_not_qualifying_at(self, t: datetime):
-        """Active instances that do not qualify at ``t`` for a reason of their own: window
-        not open (or none), cancelled, or dated after the session's termination date.
-        Read through the partial index on ``is_active``."""
-        terminated_before = Session.objects.filter(
-            pk=OuterRef("session_id"), termination_date__isnull=False, termination_date__lt=OuterRef("date")
-        )
+        """Active instances whose own data stops them qualifying at ``t``: window not open
+        (or none) or cancelled. Read through the partial index on ``is_active``."""
         return self.active().filter(
             Q(active_from__isnull=True) | Q(active_from__gt=t) | Q(active_until__lte=t) | Q(is_cancelled=True)
-            | Q(Exists(terminated_before))
         )
 
     def opening_between(self, after: datetime, until: datetime):

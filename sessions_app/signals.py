@@ -17,7 +17,7 @@ from sessions_app.models import Session, SessionInstance
 
 def _on_commit_session(session_id: int) -> None:
     # robust: the write that fired the hook is committed; a failed evaluation is logged
-    # (by Django) instead of turning that write into an error, and cron catches up.
+    # (by Django) instead of turning that write into an error, and the hourly full sweep catches up.
     transaction.on_commit(lambda: active_sessions.reevaluate_session(session_id), robust=True)
 
 
