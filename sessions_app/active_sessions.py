@@ -23,7 +23,7 @@ from django.db.models.functions import Cast, RowNumber
 
 from people.location import people_concerned_by, relocate_people
 from sessions_app import clock
-from sessions_app.db import IdIn
+from sessions_app.db import IdIn, TextIn
 from sessions_app.models import Session, SessionInstance, SweepRun
 from sessions_app.occurrences import RecurrenceError, occurrence_starts
 from sessions_app.windows import MAX_WINDOW, valid_timezone_names
@@ -82,7 +82,7 @@ def _scoped(queryset, field: str, ids: Collection[int] | None):
 
 
 def _invalid_timezone_errors(session_ids: Collection[int] | None) -> tuple[set[int], list[dict]]:
-    rows = _scoped(Session.objects.exclude(timezone__in=valid_timezone_names()), "id", session_ids)
+    rows = _scoped(Session.objects.exclude(TextIn("timezone", valid_timezone_names())), "id", session_ids)
     bad = list(rows.order_by().values_list("id", "timezone"))
     return {sid for sid, _ in bad}, [
         {"session_id": sid, "error": f"Invalid timezone {name!r}"} for sid, name in bad

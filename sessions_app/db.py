@@ -16,19 +16,35 @@ from django.db.models import BooleanField, F, Func
 
 
 class IdIn(Func):
-    """``column IN (ids)`` with the ids bound as one parameter; usable in ``filter()``."""
+    """``column IN (ids)`` with the ids bound as one parameter; usable in ``filter()``
+    and ``exclude()``."""
 
     output_field = BooleanField()
+    array_type = "bigint"
 
-    def __init__(self, column: str, ids: Iterable[int]):
+    def __init__(self, column: str, values: Iterable):
         super().__init__(F(column))
-        self.ids = sorted({int(i) for i in ids})
+        self.values = self.normalise(values)
+
+    @staticmethod
+    def normalise(values: Iterable) -> list:
+        return sorted({int(v) for v in values})
 
     def as_sql(self, compiler, connection, **extra_context):
         column_sql, params = compiler.compile(self.source_expressions[0])
         if connection.vendor == "postgresql":
-            return f"{column_sql} = ANY(%s::bigint[])", [*params, self.ids]
-        return f"{column_sql} IN (SELECT value FROM json_each(%s))", [*params, json.dumps(self.ids)]
+            return f"{column_sql} = ANY(%s::{self.array_type}[])", [*params, self.values]
+        return f"{column_sql} IN (SELECT value FROM json_each(%s))", [*params, json.dumps(self.values)]
+
+
+class TextIn(IdIn):
+    """``column IN (texts)``, the texts bound as one parameter (e.g. the ~600 IANA names)."""
+
+    array_type = "text"
+
+    @staticmethod
+    def normalise(values: Iterable) -> list:
+        return sorted({str(v) for v in values})
 
 
 def assign_foreign_keys(model: type[models.Model], field_name: str, values: Mapping[int, int | None]) -> int:
