@@ -4,7 +4,9 @@ hooks and the admin (SPEC sections 3-5).
 
 Cost grows with the number of changes, not with the number of sessions: activation is a
 fixed handful of set-based statements over the stored UTC windows, and recurrence
-expansion touches only sessions whose auto-create horizon is due.
+expansion touches only sessions whose auto-create horizon is due. Between full sweeps
+(hourly, after gaps, on request) a cron/HTTP sweep evaluates only the sessions that can
+have changed since the previous one (``_incremental_since``, ``_sessions_that_may_change``).
 """
 
 from __future__ import annotations
