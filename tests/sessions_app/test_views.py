@@ -184,3 +184,8 @@ def test_login_page_logs_in_and_logout_posts(member):
     assert client.post("/accounts/logout/").url == "/"
     assert client.get(f"/people/{member.pk}/").status_code == 302
     assert Person.objects.filter(pk=member.pk).exists()
+
+
+def test_sessions_path_leads_to_the_session_list(client):
+    response = client.get("/sessions/")
+    assert (response.status_code, response.url) == (302, "/")
