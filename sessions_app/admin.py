@@ -18,10 +18,8 @@ RECENT_DAYS = 30
 
 def local(instant, session: Session) -> str:
     """An instant in the session's zone, e.g. ``2026-01-15 21:00 GMT``; ``—`` when unknown."""
-    tz = session.zone
-    if instant is None or tz is None:
-        return "—"
-    return instant.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+    local_instant = session.on_wall_clock(instant)
+    return local_instant.strftime("%Y-%m-%d %H:%M %Z") if local_instant else "—"
 
 
 class InstanceForm(forms.ModelForm):

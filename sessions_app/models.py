@@ -223,6 +223,11 @@ class Session(HasCountry, TracksLoadedValues, models.Model):
         except ZoneInfoNotFoundError:
             return None
 
+    def on_wall_clock(self, instant: datetime | None) -> datetime | None:
+        """``instant`` in the session's zone; ``None`` when either is unknown."""
+        tz = self.zone
+        return instant.astimezone(tz) if instant is not None and tz is not None else None
+
     def anchor_date(self):
         """The date recurrence rules count from: ``initiation_date``, else the creation date."""
         if self.initiation_date:
@@ -411,16 +416,11 @@ class SessionInstance(TracksLoadedValues, models.Model):
 
     @property
     def local_starts(self) -> datetime | None:
-        tz = self.session.zone
-        return self.starts_at.astimezone(tz) if self.starts_at and tz else None
+        return self.session.on_wall_clock(self.starts_at)
 
     @property
     def local_ends(self) -> datetime | None:
-        tz = self.session.zone
-        return self.ends_at.astimezone(tz) if self.ends_at and tz else None
-
-    def is_live_at(self, t: datetime) -> bool:
-        return bool(self.active_from and self.active_from <= t < self.active_until)
+        return self.session.on_wall_clock(self.ends_at)
 
 
 class SweepRun(models.Model):

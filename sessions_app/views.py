@@ -31,12 +31,6 @@ def _with_live_and_next(sessions, now):
     return sessions.annotate(live_instance_id=Subquery(live), next_starts_at=Subquery(upcoming))
 
 
-def _local(instant, session: Session):
-    """``instant`` in the session's zone (``None`` when either is unknown)."""
-    zone = session.zone
-    return instant.astimezone(zone) if instant is not None and zone is not None else None
-
-
 def describe_rules(rules) -> str:
     if not rules or not rules.rrules:
         return ""
@@ -55,7 +49,7 @@ def home(request):
     for session in sessions:
         session.place = f"{session.city.strip()}, {session.country}"
         session.recurrence_text = describe_rules(session.recurrence)
-        session.next_local = _local(session.next_starts_at, session)
+        session.next_local = session.on_wall_clock(session.next_starts_at)
     return render(request, "home.html", {"sessions": sessions})
 
 
