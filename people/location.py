@@ -8,10 +8,10 @@ The rule, for every affected person:
 - otherwise it is the active ``yes`` instance that starts first (UTC instants, across
   timezones), ties to the most recent ``checked_in_at``, then the higher instance id.
 
-Cost: at most six statements (people stranded at inactive instances, for one-session
-evaluations only; people at deactivated instances; people answering yes to activated
-ones; the current locations of the rest; those people's active ``yes`` answers; one
-update of the people who actually move), each linear in the number of people affected.
+Cost: at most six statements (in full sweeps only, people placed where they have no active
+``yes``; people at deactivated instances; people answering yes to activated ones; the
+current locations of the rest; those people's active ``yes`` answers; one update of the
+people who actually move), each linear in the number of people affected.
 """
 
 from __future__ import annotations
@@ -48,16 +48,10 @@ def relocate_people(
     activated_ids: Collection[int] = (),
     deactivated_ids: Collection[int] = (),
     person_ids: Collection[int] = (),
-    stranded_at_sessions: Collection[int] = (),
     repair_all: bool = False,
 ) -> list[dict]:
-    """Re-place the people touched by these activation changes, plus ``person_ids``,
-    plus the people placed at an *inactive* instance of ``stranded_at_sessions``.
-
-    The last case exists because a full ``save()`` of an instance loaded before the sweep
-    activated it writes its stale ``is_active=False`` back (cancelling it in a form does):
-    the activation step then has nothing to deactivate, and nobody else would move the
-    people who are there.
+    """Re-place the people touched by these activation changes, plus ``person_ids``, plus
+    (``repair_all``, full sweeps) everyone whose location no longer satisfies the rule.
 
     Returns one ``{"person_id", "from_instance_id", "to_instance_id"}`` per person whose
     location changed, and writes only those people.
@@ -78,15 +72,6 @@ def relocate_people(
                         session_instance__is_active=True,
                     )
                 )
-            )
-            .order_by()
-            .values_list("id", "at_active_session_instance_id")
-        )
-    if stranded_at_sessions:
-        current.update(
-            Person.objects.filter(
-                IdIn("at_active_session_instance__session_id", stranded_at_sessions),
-                at_active_session_instance__is_active=False,
             )
             .order_by()
             .values_list("id", "at_active_session_instance_id")

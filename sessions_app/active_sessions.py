@@ -319,9 +319,6 @@ def _evaluate(
         activated_ids=[a["instance_id"] for a in activated],
         deactivated_ids=[d["instance_id"] for d in deactivated],
         person_ids=person_ids,
-        # A one-session evaluation (a hook, the admin) also looks after people stranded at
-        # an inactive instance of that session; a full sweep leaves that to the hooks.
-        stranded_at_sessions=session_ids or (),
         repair_all=session_ids is None and incremental_since is None,
     )
     return {
