@@ -55,6 +55,10 @@ class Attendance(TracksLoadedValues, models.Model):
     session_instance = models.ForeignKey(SessionInstance, on_delete=models.CASCADE, related_name="attendances")
     status = models.CharField(max_length=5, choices=Status.choices)
     checked_in_at = models.DateTimeField(null=True, blank=True, help_text="When the answer last became yes")
+    left_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When the person pressed \"I've left\" while the instance was live; cleared by a new check-in",
+    )
 
     class Meta:
         constraints = [
@@ -64,7 +68,7 @@ class Attendance(TracksLoadedValues, models.Model):
     def __str__(self) -> str:
         return f"{self.person} — {self.session_instance}: {self.status}"
 
-    tracked_fields = ("status", "checked_in_at", "person_id", "session_instance_id")
+    tracked_fields = ("status", "checked_in_at", "left_at", "person_id", "session_instance_id")
 
     def save(self, *args, **kwargs):
         # checked_in_at moves to now whenever the answer becomes yes (new, no->yes,

@@ -26,14 +26,13 @@ from django.db.models.functions import Cast, RowNumber
 from people.location import people_concerned_by, relocate_people
 from sessions_app import clock
 from sessions_app.db import IdIn, TextIn
+from sessions_app.locks import ADVISORY_LOCK_KEY, lock_live_state  # noqa: F401 (re-exported)
 from sessions_app.models import Session, SessionInstance, SweepRun
 from sessions_app.occurrences import RecurrenceError, occurrence_starts
 from sessions_app.windows import MAX_WINDOW, valid_timezone_names
 
 logger = logging.getLogger("ceol.sweep")
 
-# pg_advisory_xact_lock key shared by every evaluation ("ceol" in ASCII).
-ADVISORY_LOCK_KEY = 0x63656F6C
 SWEEP_RUN_RETENTION = timedelta(days=30)
 # How far past the horizon to look for the next occurrence when scheduling the next
 # auto-create; a session with none in that span is looked at again after it.
@@ -64,19 +63,6 @@ def suppress_hooks() -> Iterator[None]:
         yield
     finally:
         _hooks_suppressed.reset(token)
-
-
-def _acquire_lock(*, wait: bool) -> bool:
-    """Take the one-writer lock for this transaction. On SQLite the database's own
-    write lock (transactions begin IMMEDIATE) already serialises writers."""
-    if connection.vendor != "postgresql":
-        return True
-    with connection.cursor() as cursor:
-        if wait:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
-            return True
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
-        return bool(cursor.fetchone()[0])
 
 
 def _scoped(queryset, field: str, ids: Collection[int] | None):
@@ -401,7 +387,7 @@ def evaluate(
     full_sweep = trigger in (SweepRun.Trigger.CRON, SweepRun.Trigger.HTTP)
     try:
         with transaction.atomic():
-            if not _acquire_lock(wait=trigger in WAITING_TRIGGERS):
+            if not lock_live_state(wait=trigger in WAITING_TRIGGERS):
                 return {"evaluated_at": t.isoformat(), "skipped": "another sweep is running", "activated": [],
                         "deactivated": [], "auto_created": [], "people_moved": [], "errors": []}
             since = None
@@ -454,7 +440,7 @@ def auto_create_scheduled_instances(now: datetime | None = None, *, dry_run: boo
     t = clock.evaluation_instant(now)
     errors: list[dict] = []
     with transaction.atomic():
-        _acquire_lock(wait=True)
+        lock_live_state(wait=True)
         invalid, tz_errors = _invalid_timezone_errors(None)
         errors.extend(tz_errors)
         created = _auto_create(t, None, invalid, errors)
