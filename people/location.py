@@ -69,6 +69,7 @@ def relocate_people(
                         person=OuterRef("pk"),
                         session_instance=OuterRef("at_active_session_instance"),
                         status=Attendance.Status.YES,
+                        left_at__isnull=True,
                         session_instance__is_active=True,
                     )
                 )
@@ -85,7 +86,9 @@ def relocate_people(
     newcomers = set(person_ids)
     if activated_ids:
         newcomers.update(
-            Attendance.objects.filter(IdIn("session_instance_id", activated_ids), status=Attendance.Status.YES)
+            Attendance.objects.filter(
+                IdIn("session_instance_id", activated_ids), status=Attendance.Status.YES, left_at__isnull=True
+            )
             .values_list("person_id", flat=True)
         )
     newcomers.difference_update(current)
@@ -99,7 +102,8 @@ def relocate_people(
     candidates: dict[int, list[tuple]] = {}
     rows = (
         Attendance.objects.filter(
-            IdIn("person_id", current), status=Attendance.Status.YES, session_instance__is_active=True
+            IdIn("person_id", current), status=Attendance.Status.YES, left_at__isnull=True,
+            session_instance__is_active=True,
         )
         .values_list("person_id", "session_instance_id", "session_instance__starts_at", "checked_in_at")
     )

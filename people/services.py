@@ -1,5 +1,5 @@
 """What a person does on the site: answer for an instance, check in ("I'm here"), and
-find the other live sessions nearby (SPEC 3.5-3.6).
+leave ("I've left"), and find the other live sessions nearby (SPEC 3.5-3.6).
 
 The answer itself is written here; re-placing the person follows through the same
 evaluation the sweep uses (the attendance hook, on commit), so pages, API and admin
@@ -8,12 +8,16 @@ all obey one rule.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Lower, Trim
 
+from people.location import relocate_people
 from people.models import Attendance, Person
 from sessions_app import clock
+from sessions_app.locks import lock_live_state
 from sessions_app.models import SessionInstance
 
 
@@ -42,27 +46,67 @@ def answer(*, person: Person, instance: SessionInstance, status: str) -> Attenda
     return attendance
 
 
+# "I'm here" is accepted from this long before an instance starts (on the day, before its
+# window opens, the yes is recorded and the move happens when it activates).
+CHECK_IN_AHEAD = timedelta(days=1)
+
+
 def check_in(*, person: Person, instance: SessionInstance) -> Attendance:
     """"I'm here": answer yes (now) and, if the instance is live, move there at once.
 
     On an instance that is not live yet the yes is recorded and the move happens when it
-    activates. A check-in elsewhere sticks: the stay-put rule keeps the person there.
-    Refuses a cancelled instance.
+    activates. A check-in elsewhere sticks: the stay-put rule keeps the person there, and
+    a check-in clears an earlier "I've left". Refuses a cancelled instance, one whose
+    window has closed, and one that starts more than a day from now (SPEC 3.5).
     """
+    now = clock.now()
     with transaction.atomic():
-        instance = SessionInstance.objects.select_for_update().get(pk=instance.pk)
+        lock_live_state(wait=True)
+        instance = SessionInstance.objects.get(pk=instance.pk)
         if instance.is_cancelled:
             raise AttendanceRefused("This session instance is cancelled: you cannot check in.")
+        if instance.active_until is not None and instance.active_until <= now:
+            raise AttendanceRefused("This session instance has ended: you cannot check in any more.")
+        if instance.starts_at is not None and instance.starts_at > now + CHECK_IN_AHEAD:
+            raise AttendanceRefused(
+                "This session instance starts more than a day from now: answer \u201cGoing\u201d instead."
+            )
         attendance, created = Attendance.objects.get_or_create(
             person=person, session_instance=instance, defaults={"status": Attendance.Status.YES}
         )
         if not created:
             attendance.status = Attendance.Status.YES
-            attendance.checked_in_at = clock.now()
-            attendance.save(update_fields=["status", "checked_in_at"])
+            attendance.checked_in_at = now
+            attendance.left_at = None
+            attendance.save(update_fields=["status", "checked_in_at", "left_at"])
         if instance.is_active:
             Person.objects.filter(pk=person.pk).update(at_active_session_instance=instance)
             person.at_active_session_instance = instance
+    return attendance
+
+
+def leave(*, person: Person, instance: SessionInstance) -> Attendance:
+    """"I've left": off this live instance at once (re-placed elsewhere by the person
+    rule), the ``yes`` kept, and not placed here again until a new check-in.
+
+    Refuses when the instance is not live or the person has no ``yes`` for it.
+    """
+    now = clock.now()
+    with transaction.atomic():
+        lock_live_state(wait=True)
+        instance = SessionInstance.objects.get(pk=instance.pk)
+        if not instance.is_active:
+            raise AttendanceRefused("This session instance is not live: there is nothing to leave.")
+        attendance = Attendance.objects.filter(
+            person=person, session_instance=instance, status=Attendance.Status.YES
+        ).first()
+        if attendance is None:
+            raise AttendanceRefused("You are not checked in here.")
+        if attendance.left_at is None:
+            attendance.left_at = now
+            attendance.save(update_fields=["left_at"])
+        # Off at once, in this transaction (the hook's on-commit re-evaluation agrees).
+        relocate_people(person_ids=[person.pk])
     return attendance
 
 

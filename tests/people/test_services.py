@@ -52,13 +52,49 @@ def test_check_in_elsewhere_sticks_through_the_next_sweep(
     assert person.at_active_session_instance_id == two_live[1].pk
 
 
-def test_check_in_on_not_yet_live_instance_records_yes_only(make_session, make_instance, make_person):
-    later = make_instance(make_session(), date(2026, 1, 20))
+def test_check_in_on_not_yet_live_instance_records_yes_only(at_evening, make_session, make_instance, make_person):
+    tomorrow = make_instance(make_session(), date(2026, 1, 16))  # starts within a day
     person = make_person()
-    check_in(person=person, instance=later)
+    check_in(person=person, instance=tomorrow)
     person.refresh_from_db()
     assert person.at_active_session_instance_id is None
-    assert Attendance.objects.get(person=person, session_instance=later).status == "yes"
+    assert Attendance.objects.get(person=person, session_instance=tomorrow).status == "yes"
+
+
+def test_check_in_refused_more_than_a_day_ahead_and_after_the_window(
+    at_evening, make_session, make_instance, make_person
+):
+    session = make_session()
+    next_week = make_instance(session, date(2026, 1, 22))
+    last_week = make_instance(session, date(2026, 1, 8))
+    person = make_person()
+    with pytest.raises(AttendanceRefused, match="more than a day"):
+        check_in(person=person, instance=next_week)
+    with pytest.raises(AttendanceRefused, match="ended"):
+        check_in(person=person, instance=last_week)
+    assert not Attendance.objects.exists()
+
+
+def test_leave_moves_off_keeps_yes_and_is_not_placed_again(live_instance, make_person):
+    from people.services import leave
+    from sessions_app.active_sessions import update_active_sessions
+
+    person = make_person()
+    check_in(person=person, instance=live_instance)
+    person.refresh_from_db()
+    assert person.at_active_session_instance_id == live_instance.pk
+    leave(person=person, instance=live_instance)
+    person.refresh_from_db()
+    attendance = Attendance.objects.get(person=person, session_instance=live_instance)
+    assert attendance.status == "yes" and attendance.left_at is not None
+    assert person.at_active_session_instance_id is None
+    update_active_sessions(full=True)
+    person.refresh_from_db()
+    assert person.at_active_session_instance_id is None
+    check_in(person=person, instance=live_instance)  # a new check-in clears "I've left"
+    person.refresh_from_db()
+    assert person.at_active_session_instance_id == live_instance.pk
+    assert Attendance.objects.get(pk=attendance.pk).left_at is None
 
 
 def test_cancelled_instance_refuses_check_in_and_yes(make_session, make_instance, make_person):

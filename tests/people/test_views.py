@@ -70,12 +70,12 @@ def test_check_in_elsewhere_from_the_nearby_list(live_instance, member, make_ses
 
 
 def test_check_in_before_it_is_live_records_yes_only(at_evening, member, make_session, make_instance):
-    later = make_instance(make_session(name="Next week"), date(2026, 1, 22))
+    later = make_instance(make_session(name="Tomorrow"), date(2026, 1, 16))
     response = login_client(member.user).post(f"/instances/{later.pk}/check-in/")
     member.refresh_from_db()
     assert member.at_active_session_instance_id is None
     assert Attendance.objects.get(person=member, session_instance=later).status == "yes"
-    assert messages_of(response) == ["You are going to Next week; you will show as here once it is live."]
+    assert messages_of(response) == ["You are going to Tomorrow; you will show as here once it is live."]
 
 
 def test_cancelled_instance_check_in_shows_the_message(at_evening, member, make_session, make_instance):
