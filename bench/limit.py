@@ -1,5 +1,7 @@
 """The "limit": the sweep's activation and person steps as hand-tuned raw SQL for
-PostgreSQL, three statements in one transaction (two when nothing changes).
+PostgreSQL, three statements in one transaction, doing the full job of a sweep that
+heals (SPEC section 4): every person who is somewhere or has a live ``yes`` is checked
+against the rule, whatever changed.
 
 It does only what the project's activation and person steps do — no auto-create, no
 invalid-timezone report, no ``SweepRun`` — so it is the floor the project is measured
@@ -9,8 +11,8 @@ against, not a replacement.
   ``t - MAX_WINDOW < active_from <= t``;
 - deactivate, then activate (the one-active-per-session index holds at every
   statement), each ``UPDATE ... RETURNING`` the ids it changed;
-- the people affected (at a deactivated instance, or yes to an activated one) get their
-  active ``yes`` answers ranked — their current location first when it still qualifies
+- the people who are somewhere, or have a ``yes`` (not left) for an active instance, get
+  their active ``yes`` answers ranked — their current location first when it still qualifies
   (stay put), then earliest start, latest check-in, higher id — and are written in one
   ``UPDATE ... FROM`` only when their location actually changes. The ranking is a
   ``LATERAL ... LIMIT 1`` per affected person, not a ``DISTINCT ON`` over a join: right
@@ -62,9 +64,10 @@ RETURNING i.id"""
 
 RELOCATE = f"""
 WITH affected AS (
-    SELECT id AS person_id FROM {PERSON} WHERE at_active_session_instance_id = ANY(%(off)s::bigint[])
+    SELECT id AS person_id FROM {PERSON} WHERE at_active_session_instance_id IS NOT NULL
     UNION
-    SELECT person_id FROM {ATTENDANCE} WHERE session_instance_id = ANY(%(on)s::bigint[]) AND status = 'yes'
+    SELECT a.person_id FROM {INSTANCE} i JOIN {ATTENDANCE} a ON a.session_instance_id = i.id
+    WHERE i.is_active AND a.status = 'yes' AND a.left_at IS NULL
 ), placed AS (
     SELECT p.id, p.at_active_session_instance_id AS here, best.session_instance_id AS there
     FROM affected f
@@ -72,7 +75,7 @@ WITH affected AS (
     LEFT JOIN LATERAL (
         SELECT a.session_instance_id
         FROM {ATTENDANCE} a JOIN {INSTANCE} i ON i.id = a.session_instance_id
-        WHERE a.person_id = p.id AND a.status = 'yes' AND i.is_active IS TRUE
+        WHERE a.person_id = p.id AND a.status = 'yes' AND a.left_at IS NULL AND i.is_active IS TRUE
         ORDER BY (a.session_instance_id = p.at_active_session_instance_id) DESC NULLS LAST,
                  i.starts_at ASC NULLS LAST, a.checked_in_at DESC NULLS LAST, i.id DESC
         LIMIT 1
@@ -94,8 +97,6 @@ def limit_sweep(now: datetime) -> dict:
         deactivated = [row[0] for row in cursor.fetchall()]
         cursor.execute(ACTIVATE, window)
         activated = [row[0] for row in cursor.fetchall()]
-        moved = []
-        if activated or deactivated:
-            cursor.execute(RELOCATE, {"off": deactivated, "on": activated})
-            moved = [row[0] for row in cursor.fetchall()]
+        cursor.execute(RELOCATE)
+        moved = [row[0] for row in cursor.fetchall()]
     return {"activated": activated, "deactivated": deactivated, "people_moved": moved}

@@ -7,10 +7,17 @@ from django.db import models
 from django.db.models import Q
 
 from sessions_app import clock
-from sessions_app.models import HasCountry, SessionInstance, TracksLoadedValues, country_validator
+from sessions_app.models import (
+    HasCountry,
+    LiveStateQuerySet,
+    LocksLiveState,
+    SessionInstance,
+    TracksLoadedValues,
+    country_validator,
+)
 
 
-class Person(HasCountry, TracksLoadedValues, models.Model):
+class Person(LocksLiveState, HasCountry, TracksLoadedValues, models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="person"
     )
@@ -27,6 +34,8 @@ class Person(HasCountry, TracksLoadedValues, models.Model):
         # written for every person the sweep moves and never serves a query.
         db_index=False,
     )
+
+    objects = LiveStateQuerySet.as_manager()
 
     class Meta:
         ordering = ["last_name", "first_name"]
@@ -45,7 +54,7 @@ class Person(HasCountry, TracksLoadedValues, models.Model):
         return f"{self.first_name} {self.last_name}".strip()
 
 
-class Attendance(TracksLoadedValues, models.Model):
+class Attendance(LocksLiveState, TracksLoadedValues, models.Model):
     class Status(models.TextChoices):
         YES = "yes", "Going"
         MAYBE = "maybe", "Maybe"
@@ -59,6 +68,8 @@ class Attendance(TracksLoadedValues, models.Model):
         null=True, blank=True,
         help_text="When the person pressed \"I've left\" while the instance was live; cleared by a new check-in",
     )
+
+    objects = LiveStateQuerySet.as_manager()
 
     class Meta:
         constraints = [

@@ -37,6 +37,7 @@ def answer(*, person: Person, instance: SessionInstance, status: str) -> Attenda
     if status == Attendance.Status.YES and instance.is_cancelled:
         raise AttendanceRefused("This session instance is cancelled.")
     with transaction.atomic():
+        lock_live_state(wait=True)
         attendance, created = Attendance.objects.get_or_create(
             person=person, session_instance=instance, defaults={"status": status}
         )

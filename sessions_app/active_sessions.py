@@ -1,320 +1,90 @@
-"""The sweep: auto-create instances, then activate and deactivate them, then re-place
-people — one transaction, one writer at a time, the same rules for cron, HTTP, event
-hooks and the admin (SPEC sections 3-5).
+"""The orchestrator of the sweep (SPEC sections 3-5): one transaction, the live-state lock
+first, auto-create (``auto_create.py``), then activation (``activation.py``), then the
+person rule (``people.location``), then the ``SweepRun`` record; a dry run rolls it all back.
 
-Cost grows with the number of changes, not with the number of sessions: activation is a
-fixed handful of set-based statements over the stored UTC windows, and recurrence
-expansion touches only sessions whose auto-create horizon is due. Between full sweeps
-(hourly, after gaps, on request) a cron/HTTP sweep evaluates only the sessions that can
-have changed since the previous one (``_incremental_since``, ``_sessions_that_may_change``).
+Two kinds of evaluation share every rule and the instant ``t = now + lookahead``:
+
+- the **sweep** (cron and HTTP: ``update_active_sessions``) evaluates everything that can
+  be wrong, from the data alone. It is the safety net: whatever wrote the rows (the models,
+  ``bulk_create``, ``update()``, fixtures, SQL) and whether or not a hook ran, it leaves
+  ``is_active``, every person's location and the auto-created instances as a sweep of a
+  fresh copy of the data would. Its cost is bounded by what can change — open windows,
+  active instances, due sessions, people who are somewhere or have a live ``yes`` — never
+  by the number of sessions. It *tries* the lock: a second sweep at the same moment
+  returns ``"skipped"`` at once.
+- a **re-evaluation** (``reevaluate``: event hooks, the admin, the staff API, services)
+  looks only at the sessions and people a write touched, and *waits* for the lock, so no
+  re-evaluation is dropped. It only makes a change immediate; the next sweep would make
+  it anyway.
 """
 
 from __future__ import annotations
 
-import contextvars
 import logging
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import recurrence as recurrence_lib
-import recurrence.exceptions
-from django.db import DatabaseError, connection, transaction
-from django.db.models import F, TextField, Window
-from django.db.models.functions import Cast, RowNumber
+from django.db import DatabaseError, transaction
 
-from people.location import people_concerned_by, relocate_people
-from sessions_app import clock
-from sessions_app.db import IdIn, TextIn
+from people import location
+from sessions_app import activation, clock
+from sessions_app.auto_create import auto_create
+from sessions_app.hooks import hooks_suppressed, suppress_hooks  # noqa: F401 (re-exported for the signals)
 from sessions_app.locks import ADVISORY_LOCK_KEY, lock_live_state  # noqa: F401 (re-exported)
-from sessions_app.models import Session, SessionInstance, SweepRun
-from sessions_app.occurrences import RecurrenceError, occurrence_starts
-from sessions_app.windows import MAX_WINDOW, valid_timezone_names
+from sessions_app.models import SweepRun
 
 logger = logging.getLogger("ceol.sweep")
 
 SWEEP_RUN_RETENTION = timedelta(days=30)
-# How far past the horizon to look for the next occurrence when scheduling the next
-# auto-create; a session with none in that span is looked at again after it.
-NEXT_OCCURRENCE_SEARCH = timedelta(days=400)
-WAITING_TRIGGERS = {SweepRun.Trigger.EVENT, SweepRun.Trigger.ADMIN}
-# A cron/HTTP sweep looks only at the sessions that can have changed since the previous
-# sweep when that one is less than INCREMENTAL_LIMIT behind and a full sweep started
-# within FULL_SWEEP_INTERVAL (wall clock); otherwise it evaluates every session.
-INCREMENTAL_LIMIT = timedelta(hours=6)
-FULL_SWEEP_INTERVAL = timedelta(hours=1)
-
-_hooks_suppressed = contextvars.ContextVar("ceol_hooks_suppressed", default=False)
+SWEEP_TRIGGERS = frozenset({SweepRun.Trigger.CRON, SweepRun.Trigger.HTTP})
 
 
 class SweepFailed(Exception):
-    """A fatal error (the database): nothing of the sweep was kept."""
+    """A fatal error (the database): nothing of the evaluation was kept."""
 
 
-def hooks_suppressed() -> bool:
-    """True while the sweep itself writes, so event hooks do not re-enter it."""
-    return _hooks_suppressed.get()
+@dataclass(frozen=True)
+class Scope:
+    """What one evaluation looks at: everything (a sweep), or the listed sessions
+    (auto-create, activation, and the people whose location depends on them) and people."""
+
+    everything: bool = False
+    session_ids: frozenset[int] = frozenset()
+    person_ids: frozenset[int] = frozenset()
+
+    @classmethod
+    def all(cls) -> Scope:
+        return cls(everything=True)
+
+    @classmethod
+    def of(cls, *, session_ids: Collection[int] = (), person_ids: Collection[int] = ()) -> Scope:
+        return cls(session_ids=frozenset(session_ids), person_ids=frozenset(person_ids))
 
 
-@contextmanager
-def suppress_hooks() -> Iterator[None]:
-    token = _hooks_suppressed.set(True)
-    try:
-        yield
-    finally:
-        _hooks_suppressed.reset(token)
+def _empty_result(t: datetime) -> dict:
+    return {"evaluated_at": t.isoformat(), "activated": [], "deactivated": [], "auto_created": [],
+            "people_moved": [], "errors": []}
 
 
-def _scoped(queryset, field: str, ids: Collection[int] | None):
-    return queryset if ids is None else queryset.filter(IdIn(field, ids))
-
-
-def _invalid_timezone_errors(session_ids: Collection[int] | None) -> tuple[set[int], list[dict]]:
-    rows = _scoped(Session.objects.exclude(TextIn("timezone", valid_timezone_names())), "id", session_ids)
-    bad = list(rows.order_by().values_list("id", "timezone"))
-    return {sid for sid, _ in bad}, [
-        {"session_id": sid, "error": f"Invalid timezone {name!r}"} for sid, name in bad
-    ]
-
-
-def _expected_occurrences(session: Session, t: datetime, after: datetime, before: datetime) -> list[SessionInstance]:
-    """Instances the recurrence calls for starting in ``[after, before)``, windows set,
-    within the session's initiation and termination dates, window still open at ``t``."""
-    starts = occurrence_starts(
-        session.recurrence,
-        anchor_date=session.anchor_date(),
-        start_time=session.start_time,
-        tz=session.zone,
-        after=after,
-        before=before,
-    )
-    expected = []
-    for start in starts:
-        local_date = start.date()
-        if session.initiation_date and local_date < session.initiation_date:
-            continue
-        if session.termination_date and local_date > session.termination_date:
-            continue
-        instance = SessionInstance(
-            session=session, date=local_date, start_time=session.start_time, end_time=session.end_time,
-            auto_created=True,
+def _evaluate(t: datetime, scope: Scope) -> dict:
+    """Auto-create, activate, place people: the whole rule set at ``t`` within ``scope``."""
+    result = _empty_result(t)
+    errors = result["errors"]
+    session_ids = None if scope.everything else scope.session_ids
+    if scope.everything or scope.session_ids:
+        invalid, tz_errors = activation.invalid_timezones(session_ids=session_ids)
+        errors.extend(tz_errors)
+        result["auto_created"] = auto_create(t, session_ids=session_ids, skip=invalid, errors=errors)
+        result["activated"], result["deactivated"] = activation.apply_activation(
+            t, session_ids=session_ids, invalid=invalid
         )
-        instance.refresh_window()
-        if instance.active_until is not None and instance.active_until > t:
-            expected.append(instance)
-    return expected
-
-
-def _auto_create_for(session: Session, t: datetime) -> tuple[list[SessionInstance], int]:
-    """Create the missing occurrences of one due session; returns (created, removed).
-
-    After a restart of the horizon (a schedule change) future auto-created instances
-    that no longer match and have no attendance are removed first.
-    """
-    if session.start_time is None or session.end_time is None:
-        raise RecurrenceError("Missing start or end time")
-    horizon_end = t + timedelta(hours=session.auto_create_hours_ahead)
-    restart = session.auto_created_until is None
-    after = t - MAX_WINDOW if restart else session.auto_created_until
-    expected = _expected_occurrences(session, t, after, horizon_end)
-
-    removed = 0
-    if restart:
-        stale = session.instances.filter(auto_created=True, starts_at__gt=t, attendances__isnull=True)
-        last = stale.order_by("-starts_at").values_list("starts_at", flat=True).first()
-        if last is not None:
-            # By date: an instance edited by hand (another time) still stands for its date.
-            still_wanted = {
-                i.date for i in _expected_occurrences(session, t, t, max(last, horizon_end) + timedelta(seconds=1))
-            }
-            doomed = [i.pk for i in stale if i.date not in still_wanted]
-            if doomed:
-                with suppress_hooks():
-                    removed, _ = SessionInstance.objects.filter(pk__in=doomed).delete()
-
-    existing = session.instances.filter(date__in={i.date for i in expected}).values_list(
-        "date", "start_time", "auto_created"
-    )
-    taken = {(d, s) for d, s, _ in existing} | {(d, "auto") for d, _, auto in existing if auto}
-    missing = [i for i in expected if (i.date, i.start_time) not in taken and (i.date, "auto") not in taken]
-    SessionInstance.objects.bulk_create(missing)
-
-    upcoming = _expected_occurrences(session, t, horizon_end, horizon_end + NEXT_OCCURRENCE_SEARCH)
-    due_at = (
-        upcoming[0].starts_at - timedelta(hours=session.auto_create_hours_ahead)
-        if upcoming
-        else horizon_end + NEXT_OCCURRENCE_SEARCH
-    )
-    Session.objects.filter(pk=session.pk).update(auto_created_until=horizon_end, auto_create_due_at=due_at)
-    return missing, removed
-
-
-def _due_sessions(t: datetime, session_ids) -> list[Session]:
-    """Sessions whose auto-create horizon is behind at ``t``, with their rules parsed.
-
-    A schedule change stamps ``auto_create_due_at`` with ``DUE_AT_ONCE``, before any
-    ``t``, so a simulated time earlier than the wall clock still finds it due. The rules are read as text and parsed per session, so that one unparsable value is
-    that session's error instead of failing the query that loads them all.
-    """
-    due = _scoped(
-        Session.objects.filter(auto_create_instances=True)
-        .filter(auto_create_due_at__lte=t)
-        .defer("recurrence")
-        .annotate(recurrence_text=Cast("recurrence", TextField())),
-        "id",
-        session_ids,
-    ).order_by("id")
-    return list(due)
-
-
-def _parse_rules(session: Session) -> None:
-    try:
-        session.recurrence = recurrence_lib.deserialize(session.recurrence_text or "")
-    except (recurrence_lib.exceptions.DeserializationError, ValueError, TypeError, IndexError, KeyError) as exc:
-        raise RecurrenceError(f"Unparsable recurrence: {exc}") from exc
-
-
-def _auto_create(t: datetime, session_ids, skip: set[int], errors: list[dict]) -> list[dict]:
-    report = []
-    for session in _due_sessions(t, session_ids):
-        if session.pk in skip:
-            continue
-        try:
-            _parse_rules(session)
-            with transaction.atomic():
-                created, _removed = _auto_create_for(session, t)
-        except RecurrenceError as exc:
-            errors.append({"session_id": session.pk, "error": str(exc)})
-            continue
-        if created:
-            report.append({
-                "session_id": session.pk,
-                "session_name": session.name,
-                "instances_created": len(created),
-                "dates": [i.date.isoformat() for i in created],
-                "instance_ids": [i.pk for i in created],
-            })
-    return report
-
-
-def _apply_activation(t: datetime, session_ids, invalid: set[int]) -> tuple[list[dict], list[dict]]:
-    """Deactivate what no longer qualifies, then activate each session's winner.
-
-    Four statements whatever the number of sessions: the instances to activate (winners
-    that are not active yet), the instances to deactivate (active ones that are not
-    winners), and two updates. The winner of a session is its qualifying instance with
-    the latest ``starts_at``, then the higher id; the database ranks them and returns only
-    the changes, so a steady sweep fetches nothing. Deactivating first keeps the
-    one-active-per-session constraint true at every statement.
-    """
-    qualifying = _scoped(SessionInstance.objects.qualifying_at(t), "session_id", session_ids)
-    if invalid:
-        qualifying = qualifying.exclude(IdIn("session_id", invalid))
-    winners = (
-        qualifying.annotate(
-            rank=Window(RowNumber(), partition_by=F("session_id"), order_by=[F("starts_at").desc(), F("id").desc()])
-        )
-        .filter(rank=1)
-        .values("pk")
-    )
-    columns = ("id", "session_id", "session__name")
-    to_activate = list(SessionInstance.objects.filter(pk__in=winners, is_active=False).values_list(*columns))
-    to_deactivate = list(
-        _scoped(SessionInstance.objects.active(), "session_id", session_ids).exclude(pk__in=winners)
-        .values_list(*columns)
-    )
-    if to_deactivate:
-        SessionInstance.objects.filter(IdIn("id", [pk for pk, _, _ in to_deactivate])).update(is_active=False)
-    if to_activate:
-        SessionInstance.objects.filter(IdIn("id", [pk for pk, _, _ in to_activate])).update(is_active=True)
-
-    def describe(rows):
-        return [{"session_id": sid, "instance_id": pk, "session_name": name} for pk, sid, name in sorted(rows)]
-
-    return describe(to_activate), describe(to_deactivate)
-
-
-def _sessions_active_after_termination() -> set[int]:
-    """Sessions with an active instance dated after their termination date.
-
-    Two small reads instead of one join: the sessions that have a termination date, then
-    their active instances through the one-active-per-session index. A join lets the
-    planner start from every active instance when its statistics lag behind a busy sweep.
-    """
-    ends = dict(Session.objects.filter(termination_date__isnull=False).order_by().values_list("id", "termination_date"))
-    if not ends:
-        return set()
-    active = SessionInstance.objects.active().filter(IdIn("session_id", ends)).values_list("session_id", "date")
-    return {session_id for session_id, on in active if on > ends[session_id]}
-
-
-def _sessions_that_may_change(t: datetime, since: datetime, invalid: set[int], created: list[dict]) -> set[int]:
-    """The sessions whose active instance can differ at ``t`` from the previous sweep's,
-    which evaluated ``since`` (``since <= t``, recent: see ``_incremental_since``).
-
-    Since then, the answer changes only where a window opened (``active_from`` passed),
-    where an active instance stopped qualifying (its window closed, or its data changed in
-    any way), where instances were just auto-created, and for sessions with an invalid
-    timezone. Every write through the models re-evaluated its session at once (the hooks).
-    Three index scans, over the active instances, the sessions with a termination date and
-    the windows opened since, none of which reads every session.
-    """
-    stale = SessionInstance.objects.active_not_qualifying_at(t).values_list("session_id", flat=True)
-    terminated = _sessions_active_after_termination()
-    opened = SessionInstance.objects.opening_between(since, t).values_list("session_id", flat=True).distinct()
-    return {*stale, *terminated, *opened, *invalid, *(entry["session_id"] for entry in created)}
-
-
-def _incremental_since(t: datetime, started_at: datetime) -> datetime | None:
-    """The instant a cron/HTTP sweep at ``t`` may sweep incrementally from, or ``None`` for
-    a full sweep: there is no earlier sweep, it evaluated a later instant (a simulated
-    future), it is ``INCREMENTAL_LIMIT`` or more behind (missed runs), or no full sweep
-    started within ``FULL_SWEEP_INTERVAL`` of wall-clock time. The regular full sweep
-    catches what the hooks could not see: rows written without the models (raw SQL,
-    ``QuerySet.update()``), a hook that failed, or a hand-set ``is_active`` to revert.
-    """
-    recorded = SweepRun.objects.filter(
-        trigger__in=[SweepRun.Trigger.CRON, SweepRun.Trigger.HTTP],
-        status__in=[SweepRun.Status.OK, SweepRun.Status.PARTIAL],
-    ).order_by("-started_at", "-pk")
-    previous = recorded.values_list("evaluated_at", flat=True).first()
-    if previous is None or previous > t or t - previous >= INCREMENTAL_LIMIT:
-        return None
-    last_full = recorded.filter(full=True).values_list("started_at", flat=True).first()
-    if last_full is None or started_at - last_full >= FULL_SWEEP_INTERVAL:
-        return None
-    return previous
-
-
-def _evaluate(
-    t: datetime, *, session_ids: Collection[int] | None, person_ids: Collection[int],
-    incremental_since: datetime | None = None,
-) -> dict:
-    errors: list[dict] = []
-    invalid, tz_errors = _invalid_timezone_errors(session_ids)
-    errors.extend(tz_errors)
-    created, activated, deactivated = [], [], []
-    if session_ids is None or session_ids:
-        created = _auto_create(t, session_ids, invalid, errors)
-        scope = session_ids
-        if session_ids is None and incremental_since is not None:
-            scope = _sessions_that_may_change(t, incremental_since, invalid, created)
-        if scope is None or scope:
-            activated, deactivated = _apply_activation(t, scope, invalid)
-    moved = relocate_people(
-        activated_ids=[a["instance_id"] for a in activated],
-        deactivated_ids=[d["instance_id"] for d in deactivated],
-        person_ids=person_ids,
-        repair_all=session_ids is None and incremental_since is None,
-    )
-    return {
-        "evaluated_at": t.isoformat(),
-        "activated": activated,
-        "deactivated": deactivated,
-        "auto_created": created,
-        "people_moved": moved,
-        "errors": errors,
-    }
+    if scope.everything:
+        result["people_moved"] = location.relocate_people(everyone=True)
+    else:
+        people = set(scope.person_ids) | location.people_of_sessions(scope.session_ids)
+        result["people_moved"] = location.relocate_people(person_ids=people)
+    return result
 
 
 def _forget_rolled_back_ids(result: dict) -> None:
@@ -327,9 +97,7 @@ def _forget_rolled_back_ids(result: dict) -> None:
             entry["instance_id"] = None
 
 
-def _record_run(
-    result: dict, *, started_at: datetime, t: datetime, simulated: bool, trigger: str, full: bool
-) -> None:
+def _record_run(result: dict, *, started_at: datetime, t: datetime, simulated: bool, trigger: str) -> None:
     errors = result["errors"]
     SweepRun.objects.create(
         started_at=started_at,
@@ -343,7 +111,7 @@ def _record_run(
         people_moved_count=len(result["people_moved"]),
         errors=errors,
         status=SweepRun.Status.PARTIAL if errors else SweepRun.Status.OK,
-        full=full,
+        full=trigger in SWEEP_TRIGGERS,
     )
 
 
@@ -368,44 +136,38 @@ def _record_failure(*, started_at: datetime, t: datetime, simulated: bool, trigg
 def evaluate(
     now: datetime | None = None,
     *,
+    scope: Scope,
+    trigger: str,
+    wait_for_lock: bool,
     dry_run: bool = False,
-    trigger: str = SweepRun.Trigger.CRON,
-    session_ids: Collection[int] | None = None,
-    person_ids: Collection[int] = (),
     lookahead: timedelta | None = None,
-    full: bool = False,
 ) -> dict:
-    """Run one evaluation at ``t = now + lookahead``; see ``update_active_sessions``.
+    """One evaluation at ``t = now + lookahead`` (defaults: the clock, the setting).
 
-    ``session_ids`` limits auto-create and activation to those sessions (``None``: all;
-    empty: none, for a person-only re-evaluation); ``person_ids`` are re-placed as well
-    as the people the activation changes affect.
+    Takes the live-state lock first (``wait_for_lock=False``: return ``"skipped"`` when it
+    is taken), then runs the rules within ``scope`` in one transaction. Records a
+    ``SweepRun`` for sweeps, and for re-evaluations that changed something (not in a dry
+    run). A database failure rolls everything back, records a ``failed`` run when the
+    database is reachable and raises ``SweepFailed`` with a one-line message, which the
+    caller reports (it is not logged here).
     """
     started_at = clock.now()
     simulated = now is not None
     t = clock.evaluation_instant(now, lookahead_=lookahead)
-    full_sweep = trigger in (SweepRun.Trigger.CRON, SweepRun.Trigger.HTTP)
     try:
-        with transaction.atomic():
-            if not lock_live_state(wait=trigger in WAITING_TRIGGERS):
-                return {"evaluated_at": t.isoformat(), "skipped": "another sweep is running", "activated": [],
-                        "deactivated": [], "auto_created": [], "people_moved": [], "errors": []}
-            since = None
-            if full_sweep and session_ids is None and not full:
-                since = _incremental_since(t, started_at)
-            result = _evaluate(t, session_ids=session_ids, person_ids=person_ids, incremental_since=since)
+        with transaction.atomic(), suppress_hooks():
+            if not lock_live_state(wait=wait_for_lock):
+                return {**_empty_result(t), "skipped": "another sweep is running"}
+            result = _evaluate(t, scope)
             changed = any(result[k] for k in ("activated", "deactivated", "auto_created", "people_moved"))
             if dry_run:
                 transaction.set_rollback(True)
                 _forget_rolled_back_ids(result)
-            elif full_sweep or changed:
-                _record_run(result, started_at=started_at, t=t, simulated=simulated, trigger=trigger,
-                            full=session_ids is None and since is None)
-                if full_sweep:
+            elif trigger in SWEEP_TRIGGERS or changed:
+                _record_run(result, started_at=started_at, t=t, simulated=simulated, trigger=trigger)
+                if trigger in SWEEP_TRIGGERS:
                     SweepRun.objects.filter(started_at__lt=started_at - SWEEP_RUN_RETENTION).delete()
     except DatabaseError as exc:
-        # Not logged here: each caller reports it once (the command as its one error
-        # line, the admin as a message, the hooks through Django's on_commit logging).
         message = f"Database error: {_first_line(exc)}"
         if not dry_run:
             _record_failure(started_at=started_at, t=t, simulated=simulated, trigger=trigger, message=message)
@@ -417,53 +179,46 @@ def evaluate(
 
 
 def update_active_sessions(
-    now: datetime | None = None, *, dry_run: bool = False, trigger: str = "cron", full: bool = False
+    now: datetime | None = None,
+    *,
+    dry_run: bool = False,
+    trigger: str = SweepRun.Trigger.CRON,
+    full: bool = True,
+    lookahead: timedelta | None = None,
 ) -> dict:
-    """The sweep: auto-create, then activate/deactivate, then re-place people, at
+    """The sweep: auto-create, then activate/deactivate, then place people, at
     ``t = now + ACTIVE_SESSION_LOOKAHEAD`` (``now`` defaults to the clock).
 
-    Returns the dict of SPEC section 4 (plus ``"skipped"`` when another cron/HTTP sweep
-    holds the lock). One transaction: a failure leaves nothing half-done, records a
-    ``failed`` SweepRun when the database is reachable and raises ``SweepFailed`` with a
-    one-line message, which the caller reports (it is not logged here).
-    ``dry_run`` computes everything and rolls it back.
-
-    A sweep within hours of the previous one evaluates only the sessions that can have
-    changed since (``_incremental_since``); at least once an hour, and with ``full=True``,
-    it evaluates every session.
+    Returns the dict of SPEC section 4, plus ``"skipped"`` when another sweep holds the
+    lock. Every sweep evaluates everything that can be wrong (``full`` is accepted for
+    the command's ``--full`` and changes nothing). ``dry_run`` computes everything and
+    rolls it back. Raises ``SweepFailed`` (one line) on a database failure.
     """
-    return evaluate(now, dry_run=dry_run, trigger=trigger, full=full)
+    del full  # every sweep is full: see the module docstring
+    return evaluate(now, scope=Scope.all(), trigger=trigger, wait_for_lock=False, dry_run=dry_run,
+                    lookahead=lookahead)
+
+
+def reevaluate(
+    *, session_ids: Collection[int] = (), person_ids: Collection[int] = (), trigger: str = SweepRun.Trigger.EVENT
+) -> dict:
+    """Re-evaluate these sessions and people now, waiting for the lock: the entry point of
+    the event hooks, the admin, the staff API and the services."""
+    return evaluate(scope=Scope.of(session_ids=session_ids, person_ids=person_ids), trigger=trigger,
+                    wait_for_lock=True)
 
 
 def auto_create_scheduled_instances(now: datetime | None = None, *, dry_run: bool = False) -> dict:
-    """Only the auto-create step of the sweep, in its own transaction; same return shape."""
+    """Only the auto-create step of the sweep, for every due session, in its own
+    transaction under the lock (waiting for it); same return shape."""
     t = clock.evaluation_instant(now)
-    errors: list[dict] = []
-    with transaction.atomic():
+    with transaction.atomic(), suppress_hooks():
         lock_live_state(wait=True)
-        invalid, tz_errors = _invalid_timezone_errors(None)
-        errors.extend(tz_errors)
-        created = _auto_create(t, None, invalid, errors)
-        result = {"evaluated_at": t.isoformat(), "activated": [], "deactivated": [], "auto_created": created,
-                  "people_moved": [], "errors": errors}
+        result = _empty_result(t)
+        invalid, tz_errors = activation.invalid_timezones(session_ids=None)
+        result["errors"].extend(tz_errors)
+        result["auto_created"] = auto_create(t, session_ids=None, skip=invalid, errors=result["errors"])
         if dry_run:
             transaction.set_rollback(True)
             _forget_rolled_back_ids(result)
     return result
-
-
-def reevaluate_session(session_id: int, *, trigger: str = SweepRun.Trigger.EVENT, person_ids=()) -> dict:
-    """Event hook entry point: one session now, waiting for the lock."""
-    return evaluate(trigger=trigger, session_ids=[session_id], person_ids=person_ids)
-
-
-def reevaluate_people(person_ids: Collection[int]) -> dict:
-    """Event hook entry point: re-place these people now (an answer changed)."""
-    return evaluate(trigger=SweepRun.Trigger.EVENT, session_ids=(), person_ids=person_ids)
-
-
-def reevaluate_people_of_instance(instance_id: int) -> dict:
-    """Event hook entry point after a hand-set ``is_active`` (SPEC 3.7): leave activation
-    to the next evaluation, but keep people consistent with it now (off an instance set
-    inactive, onto one set active where they answered yes and are nowhere else)."""
-    return reevaluate_people(people_concerned_by(instance_id))

@@ -10,7 +10,7 @@ from django.contrib import admin, messages
 from django.db.models import Exists, OuterRef
 
 from sessions_app import clock
-from sessions_app.active_sessions import SweepFailed, evaluate
+from sessions_app.active_sessions import SweepFailed, reevaluate
 from sessions_app.models import Session, SessionInstance, SweepRun
 
 RECENT_DAYS = 30
@@ -76,7 +76,7 @@ class InstanceInline(admin.TabularInline):
 def reevaluate_sessions(modeladmin, request, queryset):
     ids = list(queryset.values_list("pk", flat=True))
     try:
-        result = evaluate(trigger=SweepRun.Trigger.ADMIN, session_ids=ids)
+        result = reevaluate(session_ids=ids, trigger=SweepRun.Trigger.ADMIN)
     except SweepFailed as exc:
         modeladmin.message_user(request, f"Evaluation failed: {exc}", messages.ERROR)
         return

@@ -21,7 +21,7 @@ from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 
 from people.models import Person
-from sessions_app.active_sessions import SweepFailed, evaluate, update_active_sessions
+from sessions_app.active_sessions import SweepFailed, reevaluate, update_active_sessions
 from sessions_app.models import Session, SessionInstance, SweepRun
 
 logger = logging.getLogger("ceol.api")
@@ -130,7 +130,7 @@ def update_active_status(request, instance_id: int):
     instance = get_object_or_404(SessionInstance, pk=instance_id)
     was_active = instance.is_active
     try:
-        evaluate(trigger=SweepRun.Trigger.ADMIN, session_ids=[instance.session_id])
+        reevaluate(session_ids=[instance.session_id], trigger=SweepRun.Trigger.ADMIN)
     except SweepFailed as exc:
         return json_error(str(exc), 503)
     instance.refresh_from_db(fields=["is_active"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -16,6 +16,7 @@ from django.db.models import Exists, OuterRef, Q
 from recurrence.fields import RecurrenceField
 
 from sessions_app import clock
+from sessions_app.locks import lock_live_state
 from sessions_app.occurrences import RecurrenceError, check_supported, rules_need_anchor
 from sessions_app.windows import MAX_BUFFER_MINUTES, MAX_WINDOW, Window, compute_window, is_valid_timezone, zone
 
@@ -91,9 +92,6 @@ SCHEDULE_FIELDS = ("recurrence", "start_time", "end_time", "timezone", "initiati
                    "termination_date")
 # ... and this only makes the session due for auto-create at the next evaluation.
 DUE_FIELDS = ("auto_create_instances",)
-# ``auto_create_due_at`` for "due at the next evaluation, whatever its t": an instant
-# before any t, so that a simulated time earlier than the wall clock still sees it due.
-DUE_AT_ONCE = datetime(2000, 1, 1, tzinfo=UTC)
 # Changing any of these moves the windows of instances that have not ended.
 WINDOW_FIELDS = ("start_time", "end_time", "timezone", "active_buffer_minutes_before", "active_buffer_minutes_after")
 
@@ -157,7 +155,40 @@ class TracksLoadedValues:
         self.remember_loaded()
 
 
-class Session(HasCountry, TracksLoadedValues, models.Model):
+class LocksLiveState:
+    """Saves and deletions take the live-state lock first (SPEC section 4).
+
+    A save can change ``is_active`` (the admin's override) or the windows the sweep reads,
+    and a deletion sets people's locations to null through the cascade: both are writes
+    of live state, so they queue behind a running evaluation instead of racing it into a
+    deadlock, or into an answer committed for an instance being deleted. The lock is
+    transaction-level: a save in autocommit mode gets a transaction of its own.
+    """
+
+    def save(self, *args, **kwargs):
+        with transaction.atomic():
+            lock_live_state(wait=True)
+            super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        with transaction.atomic():
+            lock_live_state(wait=True)
+            return super().delete(*args, **kwargs)
+
+
+class LiveStateQuerySet(models.QuerySet):
+    """``delete()`` takes the live-state lock first, like ``LocksLiveState.delete``."""
+
+    def delete(self):
+        with transaction.atomic(using=self.db):
+            lock_live_state(wait=True)
+            return super().delete()
+
+    delete.alters_data = True
+    delete.queryset_only = True
+
+
+class Session(LocksLiveState, HasCountry, TracksLoadedValues, models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=200, unique=True)
     venue_name = models.CharField(max_length=200)
@@ -185,6 +216,8 @@ class Session(HasCountry, TracksLoadedValues, models.Model):
     auto_created_until = models.DateTimeField(null=True, blank=True, editable=False)
     # When the horizon next needs extending; the sweep only expands sessions due by t.
     auto_create_due_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = LiveStateQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -257,7 +290,8 @@ class Session(HasCountry, TracksLoadedValues, models.Model):
             self.auto_created_until = None
         restart = self._state.adding or bool(changed & {*SCHEDULE_FIELDS, *DUE_FIELDS})
         if restart:
-            self.auto_create_due_at = DUE_AT_ONCE if self.auto_create_instances else None
+            # NULL is "due at the next evaluation, whatever its t" (SPEC 1).
+            self.auto_create_due_at = None
             if kwargs.get("update_fields") is not None:
                 kwargs["update_fields"] = {*kwargs["update_fields"], "auto_created_until", "auto_create_due_at"}
         self.owned_fields_to_write = frozenset(
@@ -305,7 +339,7 @@ class Session(HasCountry, TracksLoadedValues, models.Model):
         )
 
 
-class SessionInstanceQuerySet(models.QuerySet):
+class SessionInstanceQuerySet(LiveStateQuerySet):
     def open_at(self, t: datetime):
         """Instances whose active window contains ``t`` (``active_from <= t < active_until``).
 
@@ -329,19 +363,8 @@ class SessionInstanceQuerySet(models.QuerySet):
     def active(self):
         return self.filter(is_active=True)
 
-    def active_not_qualifying_at(self, t: datetime):
-        """Active instances whose own data stops them qualifying at ``t``: window not open
-        (or none) or cancelled. Read through the partial index on ``is_active``."""
-        return self.active().filter(
-            Q(active_from__isnull=True) | Q(active_from__gt=t) | Q(active_until__lte=t) | Q(is_cancelled=True)
-        )
 
-    def opening_between(self, after: datetime, until: datetime):
-        """Instances whose active window opens in ``(after, until]``."""
-        return self.filter(active_from__gt=after, active_from__lte=until)
-
-
-class SessionInstance(TracksLoadedValues, models.Model):
+class SessionInstance(LocksLiveState, TracksLoadedValues, models.Model):
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="instances")
     date = models.DateField(help_text="The local date the instance starts")
     start_time = models.TimeField(null=True, blank=True, help_text="Local; empty copies the session's")

@@ -1,63 +1,80 @@
 """Event hooks (SPEC 5): thin receivers that re-evaluate the one session or person a
 write touched, on commit, through the same service as the sweep.
 
-The derived UTC window columns are not written here: ``SessionInstance.save()`` keeps
-them current synchronously. Fixture loading (``raw=True``) and the sweep's own writes
-do nothing.
+They only make a change immediate: the next sweep would make it anyway. So a hook that
+fails (the database went away, a lock timed out) is one ERROR line naming what it was
+for, and the write that fired it stands. The derived UTC window columns are not written
+here: ``SessionInstance.save()`` keeps them current synchronously. Fixture loading
+(``raw=True``) and the sweep's own writes do nothing.
 """
+
+from __future__ import annotations
+
+import logging
 
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from people.location import people_concerned_by
 from people.models import Attendance
 from sessions_app import active_sessions
+from sessions_app.hooks import hooks_suppressed
 from sessions_app.models import Session, SessionInstance
 
+logger = logging.getLogger("ceol.hooks")
 
-def _on_commit_session(session_id: int) -> None:
-    # robust: the write that fired the hook is committed; a failed evaluation is logged
-    # (by Django) instead of turning that write into an error, and the hourly full sweep catches up.
-    transaction.on_commit(lambda: active_sessions.reevaluate_session(session_id), robust=True)
+
+def _reevaluate_on_commit(what: str, *, session_ids=(), person_ids=None, instance_id=None) -> None:
+    """After the commit, re-evaluate; a failure is logged once and left to the sweep.
+    ``instance_id``: re-place the people concerned by that instance (read at that time)."""
+
+    def run() -> None:
+        try:
+            people = person_ids if instance_id is None else people_concerned_by(instance_id)
+            active_sessions.reevaluate(session_ids=session_ids, person_ids=people or ())
+        except Exception as exc:  # noqa: BLE001 - a hook must never fail the write it follows
+            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            logger.error("Re-evaluation of %s failed; the next sweep heals it: %s", what, first_line)
+
+    transaction.on_commit(run)
 
 
 @receiver(post_save, sender=Session, dispatch_uid="ceol_session_saved")
 def session_saved(sender, instance: Session, raw=False, **kwargs):
-    if raw or active_sessions.hooks_suppressed():
+    if raw or hooks_suppressed():
         return
-    _on_commit_session(instance.pk)
+    _reevaluate_on_commit(f"session {instance.pk}", session_ids=[instance.pk])
 
 
 @receiver(post_save, sender=SessionInstance, dispatch_uid="ceol_instance_saved")
 def instance_saved(sender, instance: SessionInstance, raw=False, created=False, **kwargs):
-    if raw or active_sessions.hooks_suppressed():
+    if raw or hooks_suppressed():
         return
     if not created and instance.changed_fields() <= {"is_active"}:
         # Nothing but a hand-set is_active (admin override, SPEC 3.7): re-evaluating the
         # session now would undo the override at once, so the next evaluation decides.
         # The people concerned follow the override now, so nobody stays at an inactive one.
         if instance.changed_fields():
-            instance_id = instance.pk
-            transaction.on_commit(lambda: active_sessions.reevaluate_people_of_instance(instance_id), robust=True)
+            _reevaluate_on_commit(f"the people of instance {instance.pk}", instance_id=instance.pk)
         return
-    _on_commit_session(instance.session_id)
+    _reevaluate_on_commit(f"session {instance.session_id}", session_ids=[instance.session_id])
 
 
 @receiver(post_delete, sender=SessionInstance, dispatch_uid="ceol_instance_deleted")
 def instance_deleted(sender, instance: SessionInstance, **kwargs):
-    # Another instance of the session may take over. The people who were here need no
-    # bookkeeping: anyone placed here answered yes, and the cascade deleting that answer
-    # fires attendance_changed for them.
-    if active_sessions.hooks_suppressed():
+    # Another instance of the session may take over. The people who were here are
+    # re-placed through the cascade deleting their answers (attendance_changed).
+    if hooks_suppressed():
         return
-    _on_commit_session(instance.session_id)
+    _reevaluate_on_commit(f"session {instance.session_id}", session_ids=[instance.session_id])
 
 
 @receiver(post_save, sender=Attendance, dispatch_uid="ceol_attendance_saved")
 @receiver(post_delete, sender=Attendance, dispatch_uid="ceol_attendance_deleted")
 def attendance_changed(sender, instance: Attendance, raw=False, **kwargs):
-    if raw or active_sessions.hooks_suppressed():
+    if raw or hooks_suppressed():
         return
     # Both people when an answer moves from one person to another.
-    person_ids = {instance.person_id, getattr(instance, "loaded", {}).get("person_id", instance.person_id)}
-    transaction.on_commit(lambda: active_sessions.reevaluate_people(sorted(person_ids)), robust=True)
+    person_ids = sorted({instance.person_id, getattr(instance, "loaded", {}).get("person_id", instance.person_id)})
+    _reevaluate_on_commit(f"person {', '.join(map(str, person_ids))}", person_ids=person_ids)

@@ -4,10 +4,11 @@ from datetime import UTC, date, datetime, time
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from people import location as location_module
 from people.models import Attendance, Person
-from sessions_app.active_sessions import reevaluate_people, update_active_sessions
+from sessions_app.active_sessions import reevaluate, update_active_sessions
 
 pytestmark = pytest.mark.django_db
 
@@ -104,7 +105,7 @@ def test_a_check_in_elsewhere_sticks(make_session, make_instance, make_person, m
     assert where(person) == first.pk
 
     Person.objects.filter(pk=person.pk).update(at_active_session_instance=second)  # "I'm here" at second
-    assert reevaluate_people([person.pk])["people_moved"] == []
+    assert reevaluate(person_ids=[person.pk])["people_moved"] == []
     # Third starts earliest of all and activates now: the person still stays at second.
     result = sweep_at(datetime(2026, 1, 15, 19, 45, tzinfo=UTC))
     assert [a["instance_id"] for a in result["activated"]] == [third.pk]
@@ -121,7 +122,7 @@ def test_a_location_that_is_no_longer_yes_or_active_is_replaced(make_session, ma
     assert where(person) == first.pk
 
     Attendance.objects.filter(pk=answer.pk).update(status="no")
-    result = reevaluate_people([person.pk])
+    result = reevaluate(person_ids=[person.pk])
     assert result["people_moved"] == [{"person_id": person.pk, "from_instance_id": first.pk, "to_instance_id": second.pk}]
     assert where(person) == second.pk
 
@@ -149,11 +150,11 @@ def test_maybe_never_places_a_person(make_session, make_instance, make_person, m
     answer = make_attendance(person, instance, "maybe")
     result = sweep_at(datetime(2026, 1, 15, 21, 0, tzinfo=UTC))
     assert result["activated"] and result["people_moved"] == []
-    assert reevaluate_people([person.pk])["people_moved"] == []
+    assert reevaluate(person_ids=[person.pk])["people_moved"] == []
     assert where(person) is None
 
     Attendance.objects.filter(pk=answer.pk).update(status="yes")
-    reevaluate_people([person.pk])
+    reevaluate(person_ids=[person.pk])
     assert where(person) == instance.pk
 
 
@@ -177,8 +178,26 @@ def test_only_people_whose_location_changes_are_written_and_reported(
         return real_assign(model, field_name, values)
 
     monkeypatch.setattr(location_module, "assign_foreign_keys", spy)
+    row_versions = _row_versions(stays, moves)
     # Second activates: both people are affected, only one of them moves.
     result = sweep_at(datetime(2026, 1, 15, 20, 0, tzinfo=UTC))
     assert result["people_moved"] == [{"person_id": moves.pk, "from_instance_id": None, "to_instance_id": second.pk}]
-    assert written == [{moves.pk: second.pk}]
+    if connection.vendor == "postgresql":
+        # One UPDATE computes and writes the moves: a row it did not write keeps its xmin.
+        after = _row_versions(stays, moves)
+        assert written == [] and after[0] == row_versions[0] and after[1] != row_versions[1]
+    else:
+        assert written == [{moves.pk: second.pk}]
     assert (where(stays), where(moves)) == (first.pk, second.pk)
+
+
+def _row_versions(*people) -> list:
+    """PostgreSQL: each row's xmin (the transaction that last wrote it); elsewhere nothing."""
+    if connection.vendor != "postgresql":
+        return [None] * len(people)
+    with connection.cursor() as cursor:
+        versions = []
+        for person in people:
+            cursor.execute(f"SELECT xmin::text FROM {Person._meta.db_table} WHERE id = %s", [person.pk])
+            versions.append(cursor.fetchone()[0])
+    return versions

@@ -183,7 +183,7 @@ def test_update_active_status_reports_a_failed_evaluation(staff_user, due_instan
     def fail(**kwargs):
         raise SweepFailed("Database error: connection refused")
 
-    monkeypatch.setattr(api, "evaluate", fail)
+    monkeypatch.setattr(api, "reevaluate", fail)
     response = login_client(staff_user).post(f"/api/session_instance/{due_instance.pk}/update_active_status")
     assert assert_json_error(response, 503)["error"] == "Database error: connection refused"
 

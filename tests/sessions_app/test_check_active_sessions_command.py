@@ -153,13 +153,15 @@ def test_unreachable_database_exits_1_with_one_clear_line():
     assert "Connection refused" in lines[0] or "connection" in lines[0].lower()
 
 
-def test_full_flag_evaluates_every_session(make_session, make_instance):
+def test_every_sweep_heals_and_full_is_accepted(make_session, make_instance):
     instance = make_instance(make_session(), date(2026, 1, 15), is_cancelled=True)
     call_command("check_active_sessions", simulate_time="2026-01-15T21:00Z", stdout=StringIO())
     SessionInstance.objects.filter(pk=instance.pk).update(is_cancelled=False)  # no hooks
-    call_command("check_active_sessions", simulate_time="2026-01-15T21:01Z", stdout=StringIO())
-    assert not SweepRun.objects.order_by("-pk").first().full
+    out = StringIO()
+    call_command("check_active_sessions", simulate_time="2026-01-15T21:01Z", stdout=out)
+    assert f"instance_id={instance.pk})" in out.getvalue()  # the very next sweep, not an hour later
+    SessionInstance.objects.filter(pk=instance.pk).update(is_cancelled=True)
     out = StringIO()
     call_command("check_active_sessions", "--full", simulate_time="2026-01-15T21:02Z", stdout=out)
+    assert "Deactivated: 1 sessions" in out.getvalue()
     assert SweepRun.objects.order_by("-pk").first().full
-    assert f"instance_id={instance.pk})" in out.getvalue()

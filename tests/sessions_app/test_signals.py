@@ -165,9 +165,7 @@ def test_an_admin_change_of_only_is_active_is_not_re_evaluated(make_session, mak
     assert not is_active(tonight)  # the override holds until the next evaluation
     assert not is_active(tomorrow)
     assert not SweepRun.objects.filter(trigger="event", activated_count__gt=0).exists()
-    update_active_sessions(NOW + timedelta(minutes=1))  # incremental: nothing opened or closed
-    assert not is_active(tonight)
-    update_active_sessions(NOW + timedelta(minutes=2), full=True)  # the (at least hourly) full sweep
+    update_active_sessions(NOW + timedelta(minutes=1))  # the next sweep decides from the data
     assert is_active(tonight)
 
 
@@ -217,8 +215,7 @@ def test_a_failing_hook_evaluation_is_logged_not_raised(make_session, make_insta
     def fail(*args, **kwargs):
         raise SweepFailed("Database error: gone")
 
-    monkeypatch.setattr(active_sessions, "reevaluate_people", fail)
-    monkeypatch.setattr(active_sessions, "reevaluate_session", fail)
+    monkeypatch.setattr(active_sessions, "reevaluate", fail)
     with caplog.at_level(logging.ERROR), hooks() as callbacks:
         Attendance.objects.create(person=person, session_instance=instance, status="yes")
         instance.end_time = time(23, 45)
@@ -226,7 +223,12 @@ def test_a_failing_hook_evaluation_is_logged_not_raised(make_session, make_insta
     # The writes are kept; both failures are logged; the next sweep catches up.
     assert len(callbacks) == 2
     assert Attendance.objects.filter(person=person, status="yes").exists()
-    assert len([r for r in caplog.records if "Database error: gone" in r.getMessage()]) == 2
+    failures = [r for r in caplog.records if "Database error: gone" in r.getMessage()]
+    assert len(failures) == 2  # one ERROR line each, naming what it was for, no traceback
+    assert all(r.levelno == logging.ERROR and r.exc_info is None for r in failures)
+    assert {r.getMessage().split(" failed")[0] for r in failures} == {
+        f"Re-evaluation of person {person.pk}", f"Re-evaluation of session {instance.session_id}"
+    }
     update_active_sessions(NOW)
     assert where(person) == instance.pk
 
@@ -254,7 +256,7 @@ def test_hook_evaluations_wait_for_the_lock_instead_of_skipping(make_session, ma
         # A cron sweep would return "skipped" at once; an event evaluation waits (here
         # until lock_timeout gives up), so no re-evaluation is silently dropped.
         with pytest.raises(SweepFailed, match="lock timeout"):
-            active_sessions.reevaluate_session(instance.session_id)
+            active_sessions.reevaluate(session_ids=[instance.session_id])
         assert SweepRun.objects.filter(status=SweepRun.Status.FAILED).count() == 1
     finally:
         other.close()

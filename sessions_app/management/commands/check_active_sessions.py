@@ -11,7 +11,7 @@ from django.db import DatabaseError
 from django.utils.dateparse import parse_datetime
 
 from sessions_app import clock
-from sessions_app.active_sessions import SweepFailed, evaluate
+from sessions_app.active_sessions import SweepFailed, update_active_sessions
 
 logger = logging.getLogger("ceol.sweep")
 
@@ -48,7 +48,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print only the result as JSON")
         parser.add_argument(
             "--full", action="store_true",
-            help="Evaluate every session (by default a sweep soon after another looks only at what can have changed)",
+            help="Accepted for compatibility: every sweep evaluates everything it must (SPEC 4)",
         )
         parser.add_argument("--lookahead-minutes", help="Override ACTIVE_SESSION_LOOKAHEAD (minutes, 0-1440)")
 
@@ -60,7 +60,7 @@ class Command(BaseCommand):
         if not as_json:
             self._log("Starting active session check" + (" (dry run)" if dry_run else ""))
         try:
-            result = evaluate(now, dry_run=dry_run, trigger="cron", lookahead=lookahead, full=options["full"])
+            result = update_active_sessions(now, dry_run=dry_run, trigger="cron", lookahead=lookahead)
         except (SweepFailed, DatabaseError) as exc:
             if verbosity >= 2:
                 logger.exception("Active session check failed")
