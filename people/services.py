@@ -25,6 +25,16 @@ class AttendanceRefused(Exception):
     """The answer cannot be recorded; ``str()`` is a message for the person."""
 
 
+def _locked(instance: SessionInstance) -> SessionInstance:
+    """Take the live-state lock, then re-read the instance: what a writer decides on is
+    what it sees under the lock (a deletion or cancellation that committed first wins)."""
+    lock_live_state(wait=True)
+    try:
+        return SessionInstance.objects.select_related("session").get(pk=instance.pk)
+    except SessionInstance.DoesNotExist:
+        raise AttendanceRefused("This session instance no longer exists.") from None
+
+
 def answer(*, person: Person, instance: SessionInstance, status: str) -> Attendance:
     """Record yes / maybe / no for one instance.
 
@@ -34,10 +44,10 @@ def answer(*, person: Person, instance: SessionInstance, status: str) -> Attenda
     """
     if status not in Attendance.Status.values:
         raise AttendanceRefused(f"Unknown answer {status!r}: use yes, maybe or no.")
-    if status == Attendance.Status.YES and instance.is_cancelled:
-        raise AttendanceRefused("This session instance is cancelled.")
     with transaction.atomic():
-        lock_live_state(wait=True)
+        instance = _locked(instance)
+        if status == Attendance.Status.YES and instance.is_cancelled:
+            raise AttendanceRefused("This session instance is cancelled.")
         attendance, created = Attendance.objects.get_or_create(
             person=person, session_instance=instance, defaults={"status": status}
         )
@@ -62,8 +72,7 @@ def check_in(*, person: Person, instance: SessionInstance) -> Attendance:
     """
     now = clock.now()
     with transaction.atomic():
-        lock_live_state(wait=True)
-        instance = SessionInstance.objects.get(pk=instance.pk)
+        instance = _locked(instance)
         if instance.is_cancelled:
             raise AttendanceRefused("This session instance is cancelled: you cannot check in.")
         if instance.active_until is not None and instance.active_until <= now:
@@ -94,8 +103,7 @@ def leave(*, person: Person, instance: SessionInstance) -> Attendance:
     """
     now = clock.now()
     with transaction.atomic():
-        lock_live_state(wait=True)
-        instance = SessionInstance.objects.get(pk=instance.pk)
+        instance = _locked(instance)
         if not instance.is_active:
             raise AttendanceRefused("This session instance is not live: there is nothing to leave.")
         attendance = Attendance.objects.filter(
