@@ -61,6 +61,7 @@ class Report:
     build: dict = field(default_factory=dict)
     changes: dict = field(default_factory=dict)
     evaluated_at: str = ""
+    busy_runs: int = 1
 
     @staticmethod
     def _ratio(numerator: float | None, denominator: float) -> float | None:
@@ -99,7 +100,7 @@ class StatementCounter:
         return execute(sql, params, many, context)
 
 
-STEADY_RUNS = 3
+STEADY_RUNS = 3  # no-op sweeps per implementation, median kept
 
 
 def timed(sweep: Sweep, now: datetime) -> tuple[float, int, dict]:
@@ -142,23 +143,45 @@ def change_counts(result: dict) -> dict:
     return {key: len(result[key]) for key in ("activated", "deactivated", "people_moved")}
 
 
-def measure(name: str, sweep: Sweep, now: datetime, start: State, say) -> tuple[Timing, State, dict]:
+def busy_once(name: str, sweep: Sweep, now: datetime, start: State, say) -> tuple[float, int, dict, State]:
     restore_state(start)
-    say(f"{name}: busy sweep ...")
     busy_s, busy_statements, busy = timed(sweep, now)
-    say(f"{name}: busy {busy_s:.3f} s, {busy_statements:,} statements, {change_counts(busy)}; steady sweep ...")
-    # The steady sweep is short and the machine noisy: the median of STEADY_RUNS no-op
-    # sweeps, the same for every implementation. Each must change nothing.
+    say(f"{name}: busy {busy_s:.3f} s, {busy_statements:,} statements, {change_counts(busy)}")
+    return busy_s, busy_statements, change_counts(busy), capture_state()
+
+
+def steady(name: str, sweep: Sweep, now: datetime, say) -> tuple[float, int]:
+    """The median of STEADY_RUNS no-op sweeps (short, and the machine is noisy); each
+    must change nothing."""
     steady_times = []
     for _ in range(STEADY_RUNS):
-        steady_s, steady_statements, steady = timed(sweep, now)
-        leftover = change_counts(steady)
+        steady_s, steady_statements, result = timed(sweep, now)
+        leftover = change_counts(result)
         if any(leftover.values()):
             raise RuntimeError(f"{name}: a later sweep at the same instant still changed {leftover}")
         steady_times.append(steady_s)
     steady_s = statistics.median(steady_times)
     say(f"{name}: steady {steady_s:.3f} s (median of {STEADY_RUNS}), {steady_statements:,} statements")
-    return Timing(busy_s, steady_s, busy_statements, steady_statements), capture_state(), change_counts(busy)
+    return steady_s, steady_statements
+
+
+def measure_all(
+    implementations: list[tuple[str, Sweep]], now: datetime, start: State, say, *, busy_runs: int
+) -> tuple[dict[str, Timing], dict[str, State], dict[str, dict]]:
+    """Each implementation's busy sweep ``busy_runs`` times, the implementations taking
+    turns (so that a busy spell of the machine or a warm cache favours none of them), the
+    median kept; then each one's steady sweep right after its own last busy sweep."""
+    busy: dict[str, list[float]] = {name: [] for name, _ in implementations}
+    timings, states, changes = {}, {}, {}
+    for round_number in range(busy_runs):
+        for name, sweep in implementations:
+            busy_s, statements, changed, state = busy_once(name, sweep, now, start, say)
+            busy[name].append(busy_s)
+            states[name], changes[name] = state, changed
+            if round_number == busy_runs - 1:
+                steady_s, steady_statements = steady(name, sweep, now, say)
+                timings[name] = Timing(statistics.median(busy[name]), steady_s, statements, steady_statements)
+    return timings, states, changes
 
 
 def run(
@@ -171,6 +194,7 @@ def run(
     now: datetime = data.BUSY_NOW,
     progress: Callable[[str], None] = lambda message: None,
     explain_to=None,
+    busy_runs: int = 3,
 ) -> Report:
     """Build N sessions and time the project, the reference and (PostgreSQL) the limit."""
     started = timer.perf_counter()
@@ -199,9 +223,7 @@ def run(
         implementations.append(("reference", reference_sweep))
     if postgres:
         implementations.append(("limit", limit_sweep))
-    timings, states, changes = {}, {}, {}
-    for name, sweep in implementations:
-        timings[name], states[name], changes[name] = measure(name, sweep, now, start, say)
+    timings, states, changes = measure_all(implementations, now, start, say, busy_runs=busy_runs)
     same_state = all(state == states["project"] for state in states.values())
     if explain_to is not None and postgres:
         from bench.explain import explain_sweep
@@ -220,4 +242,5 @@ def run(
         build=build,
         changes={"previous_run": change_counts(warm), **changes},
         evaluated_at=clock.evaluation_instant(now).isoformat(),
+        busy_runs=busy_runs,
     )

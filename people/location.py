@@ -11,12 +11,14 @@ The rule, for every person looked at:
   instants, across timezones), ties to the most recent ``checked_in_at``, then the
   higher instance id; none: null.
 
-The data decides, not the path it came by: a full evaluation looks at everyone who is
+The data decides, not the path it came by: a full evaluation checks everyone who is
 somewhere (partial index) and everyone with a live ``yes`` (the active instances'
 answers), so a ``yes`` written by ``bulk_create``, ``loaddata`` or SQL, or a location set
-by hand, is put right like any other. One statement computes each person's target and
-returns only those who move (a steady sweep fetches nothing); on PostgreSQL the same
-statement writes them. The target is a correlated ``ORDER BY ... LIMIT 1`` over the
+by hand, is put right like any other. One statement finds the people the rule can move
+(someone whose location still holds stays put, so only a broken location or a person
+nowhere with a live ``yes`` needs a target), computes their targets and returns only
+those who move (a steady sweep fetches nothing); on PostgreSQL the same statement
+writes them. The target is a correlated ``ORDER BY ... LIMIT 1`` over the
 person's own answers (index on ``person_id``) joined to instances by primary key, with
 ``is_active IS TRUE`` so that no planner estimate can turn it into a scan of every
 active instance per person: linear in the people looked at, whatever the statistics
@@ -39,11 +41,22 @@ _ATTENDANCE = Attendance._meta.db_table
 _INSTANCE = SessionInstance._meta.db_table
 _YES = Attendance.Status.YES.value
 
+# Everyone the rule can move: people somewhere whose location no longer satisfies it (two
+# index probes each: their answer there, the instance by primary key), and people nowhere
+# with a live ``yes`` (the active instances' answers). Everyone else stays put by rule.
 _EVERYONE = f"""
-    SELECT id FROM {_PERSON} WHERE at_active_session_instance_id IS NOT NULL
+    SELECT p.id FROM {_PERSON} p
+    WHERE p.at_active_session_instance_id IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM {_ATTENDANCE} a JOIN {_INSTANCE} i ON i.id = a.session_instance_id
+        WHERE a.person_id = p.id AND a.session_instance_id = p.at_active_session_instance_id
+          AND a.status = '{_YES}' AND a.left_at IS NULL AND i.is_active IS TRUE
+    )
     UNION
-    SELECT a.person_id FROM {_INSTANCE} i JOIN {_ATTENDANCE} a ON a.session_instance_id = i.id
-    WHERE i.is_active AND a.status = '{_YES}' AND a.left_at IS NULL"""
+    SELECT a.person_id
+    FROM {_INSTANCE} i
+    JOIN {_ATTENDANCE} a ON a.session_instance_id = i.id
+    JOIN {_PERSON} p ON p.id = a.person_id
+    WHERE i.is_active AND a.status = '{_YES}' AND a.left_at IS NULL AND p.at_active_session_instance_id IS NULL"""
 
 _LISTED = {
     "postgresql": "SELECT unnest(%s::bigint[]) AS id",
@@ -69,7 +82,8 @@ _PLACED = f"""
 
 def _moves_sql(*, everyone: bool) -> str:
     looked_at = _EVERYONE if everyone else _LISTED[connection.vendor]
-    head = f"WITH looked_at AS ({looked_at}), placed AS ({_PLACED})"
+    # MATERIALIZED: each target is computed once, not again for the write.
+    head = f"WITH looked_at AS ({looked_at}), placed AS MATERIALIZED ({_PLACED})"
     if connection.vendor == "postgresql":
         return (
             f"{head} UPDATE {_PERSON} p SET at_active_session_instance_id = placed.there FROM placed "

@@ -29,10 +29,16 @@ class Command(BaseCommand):
         )
         parser.add_argument("--people-per-session", type=int, default=10, help="People per session (default 10)")
         parser.add_argument("--explain", metavar="FILE", help="PostgreSQL: write EXPLAIN ANALYZE of the busy sweep")
+        parser.add_argument(
+            "--busy-runs", type=int, default=3,
+            help="Busy sweeps per implementation, taking turns; the median is reported (default 3)",
+        )
 
-    def handle(self, *args, sessions, reset, skip_reference, people_per_session, explain, **options):
-        if sessions < 2 or people_per_session < 1:
-            raise CommandError("--sessions must be at least 2 and --people-per-session at least 1.", returncode=2)
+    def handle(self, *args, sessions, reset, skip_reference, people_per_session, explain, busy_runs, **options):
+        if sessions < 2 or people_per_session < 1 or busy_runs < 1:
+            raise CommandError(
+                "--sessions must be at least 2, --people-per-session and --busy-runs at least 1.", returncode=2
+            )
         verbose = options["verbosity"] > 0
 
         def progress(message: str) -> None:
@@ -45,6 +51,7 @@ class Command(BaseCommand):
             report = run(
                 sessions=sessions, reset=reset, skip_reference=skip_reference,
                 people_per_session=people_per_session, progress=progress, explain_to=explain_to,
+                busy_runs=busy_runs,
             )
         except BenchmarkRefused as exc:
             raise CommandError(str(exc), returncode=1) from None
@@ -67,6 +74,7 @@ def render_table(report: Report) -> str:
         f"{report.changes['project']['activated']:,} activated, {report.changes['project']['deactivated']:,} "
         f"deactivated, {report.changes['project']['people_moved']:,} people moved",
         "",
+        f"busy: median of {report.busy_runs} sweeps per implementation, taking turns; steady: median of 3",
         f"{'implementation':<15}{'busy s':>10}{'busy stmts':>12}{'steady s':>10}{'steady stmts':>14}",
     ]
     for name in ("project", "reference", "limit"):
