@@ -40,10 +40,14 @@ def test_json_shape_same_state_and_counted_statements():
         assert set(timing) == TIMING_KEYS
         assert timing["busy_s"] > 0 and timing["steady_s"] > 0
         # The busy sweep writes (activations, deactivations, moves); the steady one only reads.
-        assert timing["busy_statements"] > timing["steady_statements"] > 0
+        # The limit sends the same three statements either way (they write only changes).
+        if name == "limit":
+            assert timing["busy_statements"] == timing["steady_statements"] > 0
+        else:
+            assert timing["busy_statements"] > timing["steady_statements"] > 0
     if postgres:
-        # Deactivate and activate every time; the person statement only when something changed.
-        assert result["limit"]["busy_statements"] == result["limit"]["steady_statements"] + 1
+        # Deactivate, activate and the person statement, every time (a healing sweep).
+        assert result["limit"]["steady_statements"] == 3 + 2  # + SAVEPOINT / RELEASE in the test's transaction
     else:
         assert result["limit"] is None
     # The per-session reference reads each session's instances at least once.
