@@ -17,8 +17,6 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-import recurrence as recurrence_lib
-import recurrence.exceptions
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F, TextField, Window
 from django.db.models.functions import Cast, RowNumber
@@ -28,7 +26,7 @@ from sessions_app import clock
 from sessions_app.db import IdIn, TextIn
 from sessions_app.locks import ADVISORY_LOCK_KEY, lock_live_state  # noqa: F401 (re-exported)
 from sessions_app.models import Session, SessionInstance, SweepRun
-from sessions_app.occurrences import RecurrenceError, occurrence_starts
+from sessions_app.occurrences import RecurrenceError, occurrence_starts, parse_rules
 from sessions_app.windows import MAX_WINDOW, valid_timezone_names
 
 logger = logging.getLogger("ceol.sweep")
@@ -168,10 +166,7 @@ def _due_sessions(t: datetime, session_ids) -> list[Session]:
 
 
 def _parse_rules(session: Session) -> None:
-    try:
-        session.recurrence = recurrence_lib.deserialize(session.recurrence_text or "")
-    except (recurrence_lib.exceptions.DeserializationError, ValueError, TypeError, IndexError, KeyError) as exc:
-        raise RecurrenceError(f"Unparsable recurrence: {exc}") from exc
+    session.recurrence = parse_rules(session.recurrence_text or "")
 
 
 def _auto_create(t: datetime, session_ids, skip: set[int], errors: list[dict]) -> list[dict]:
