@@ -23,7 +23,7 @@ from django.utils.html import format_html
 from recurrence import fields as recurrence_fields
 from recurrence import forms as recurrence_forms
 
-from sessions_app.occurrences import RecurrenceError, parse_rules
+from sessions_app.occurrences import RecurrenceError, check_rules, parse_rules
 
 
 class UnreadableRecurrence(recurrence_lib.Recurrence):
@@ -79,7 +79,7 @@ def serialize_rules(value) -> str:
     try:
         return recurrence_lib.serialize(value) or ""
     except (recurrence.exceptions.SerializationError, ValueError, TypeError, AttributeError) as exc:
-        raise RecurrenceError(f"Invalid recurrence: {exc}") from exc
+        raise RecurrenceError(f"Invalid recurrence: {exc.args[0] if exc.args else exc}") from exc
 
 
 class RecurrenceWidget(recurrence_forms.RecurrenceWidget):
@@ -139,13 +139,10 @@ class RecurrenceField(recurrence_fields.RecurrenceField):
     def validate(self, value, model_instance):
         super().validate(value, model_instance)
         if is_unreadable(value):
-            raise ValidationError(
-                "The stored schedule cannot be read (%(error)s). Enter the rule again.",
-                code="unreadable", params={"error": value.error},
-            )
+            raise ValidationError("%(error)s", code="unreadable", params={"error": value.error})
         if isinstance(value, recurrence_lib.Recurrence):
             try:
-                parse_rules(serialize_rules(value))
+                check_rules(value)
             except RecurrenceError as exc:
                 raise ValidationError(str(exc), code="invalid") from exc
 

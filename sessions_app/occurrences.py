@@ -139,17 +139,24 @@ def parse_rules(text: str | None) -> recurrence_lib.Recurrence:
     except (recurrence.exceptions.DeserializationError, ValueError, TypeError, IndexError, KeyError,
             OverflowError, AttributeError) as exc:
         raise RecurrenceError(f"Unparsable recurrence: {_first_line(exc)}") from exc
+    check_rules(rules)
+    return rules
+
+
+def check_rules(rules: recurrence_lib.Recurrence) -> None:
+    """``RecurrenceError`` unless django-recurrence can write ``rules`` back and a session
+    can follow them (``parse_rules`` applies it; the model field applies it to rules
+    built in code)."""
     for rule in [*rules.rrules, *rules.exrules]:
-        if rule.interval is not None and rule.interval < 1:
+        if isinstance(rule.interval, int) and rule.interval < 1:
             raise RecurrenceError(f"Invalid recurrence: INTERVAL must be 1 or more (got {rule.interval})")
-        if rule.count is not None and rule.count < 1:
+        if isinstance(rule.count, int) and rule.count < 1:
             raise RecurrenceError(f"Invalid recurrence: COUNT must be 1 or more (got {rule.count})")
     try:
         recurrence_lib.serialize(rules)
     except (recurrence.exceptions.SerializationError, ValueError, TypeError, AttributeError, OverflowError) as exc:
         raise RecurrenceError(f"Invalid recurrence: {_first_line(exc)}") from exc
     check_supported(rules)
-    return rules
 
 
 def occurrence_starts(
