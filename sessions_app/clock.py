@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-
 # The instants the sweep can evaluate, as ``EVALUABLE_FROM <= t < EVALUABLE_UNTIL``.
 #
 # From ``t`` the sweep reaches back by the longest active window (``windows.MAX_WINDOW``,

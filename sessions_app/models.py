@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models, transaction
 from django.db.models import Exists, OuterRef, Q
+
 from sessions_app import clock
 from sessions_app.fields import RecurrenceField, is_unreadable, serialize_rules  # noqa: F401 (re-exported)
 from sessions_app.occurrences import RecurrenceError, check_supported, rules_need_anchor

@@ -175,6 +175,8 @@ def occurrence_starts(
     """
     if rules is None:
         return []
+    if getattr(rules, "unreadable", False):  # a stored value that did not parse (sessions_app.fields)
+        raise RecurrenceError(rules.error)
     check_supported(rules)
     dtstart = datetime.combine(anchor_date, start_time.replace(tzinfo=None, fold=0), tzinfo=tz)
     try:

@@ -162,3 +162,13 @@ def test_the_sweep_reports_an_interval_of_zero_stored_as_text(make_session):
         {"session_id": session.pk, "error": "Invalid recurrence: INTERVAL must be 1 or more (got 0)"}
     ]
     assert not session.instances.exists()
+
+
+def test_an_unreadable_stored_value_is_never_expanded_as_no_occurrences():
+    from sessions_app.fields import load_rules
+
+    unreadable = load_rules("every second Tuesday")
+    assert unreadable.unreadable and unreadable.text == "every second Tuesday"
+    with pytest.raises(RecurrenceError, match="malformed data"):
+        occurrence_starts(unreadable, anchor_date=date(2026, 1, 1), start_time=time(21, 0), tz=NEW_YORK,
+                          after=datetime(2026, 1, 1, tzinfo=UTC), before=datetime(2026, 2, 1, tzinfo=UTC))

@@ -139,7 +139,7 @@ def admin_form_data(response) -> dict:
         forms.append(formset.management_form)
         forms.extend(formset.forms)
     for form in forms:
-        for name, field in form.fields.items():
+        for name in form.fields:
             value = form[name].value()
             if value is None or value is False:
                 continue
