@@ -130,6 +130,14 @@ def test_the_sweep_reports_the_bad_session_and_keeps_the_rest(sites):
     assert Person.objects.get(pk=sites["member"].pk).at_active_session_instance_id == sites["bad_instance"].pk
 
 
+def test_staff_can_re_evaluate_an_instance_of_the_bad_session(sites):
+    response = login_client(sites["staff"]).post(
+        f"/api/session_instance/{sites['bad_instance'].pk}/update_active_status"
+    )
+    assert response.status_code == 200
+    assert response.json()["is_active"] is True
+
+
 def admin_form_data(response) -> dict:
     """The POST data of an admin change form as it was rendered (main form and inlines)."""
     data = {}
