@@ -23,8 +23,8 @@ demo: migrate
 sweep: $(STAMP)
 	$(DEV_ENV) $(BIN)/python manage.py check_active_sessions
 
-run: demo sweep
-	$(DEV_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
+run: demo
+	$(DEV_ENV) $(BIN)/python manage.py runserver_with_sweeps 127.0.0.1:8000
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-import recurrence as recurrence_lib
-import recurrence.exceptions
 from django.db import transaction
 from django.db.models import Q, TextField
 from django.db.models.functions import Cast
@@ -22,7 +20,7 @@ from django.db.models.functions import Cast
 from sessions_app.db import IdIn
 from sessions_app.hooks import suppress_hooks
 from sessions_app.models import Session, SessionInstance
-from sessions_app.occurrences import RecurrenceError, occurrence_starts
+from sessions_app.occurrences import RecurrenceError, occurrence_starts, parse_rules
 from sessions_app.windows import MAX_WINDOW
 
 # How far past the horizon to look for the next occurrence when scheduling the next
@@ -125,10 +123,7 @@ def due_sessions(t: datetime, *, session_ids: Collection[int] | None) -> list[Se
 
 
 def _parse_rules(session: Session) -> None:
-    try:
-        session.recurrence = recurrence_lib.deserialize(session.recurrence_text or "")
-    except (recurrence_lib.exceptions.DeserializationError, ValueError, TypeError, IndexError, KeyError) as exc:
-        raise RecurrenceError(f"Unparsable recurrence: {exc}") from exc
+    session.recurrence = parse_rules(session.recurrence_text or "")
 
 
 def auto_create(

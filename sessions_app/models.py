@@ -8,14 +8,13 @@ from importlib import resources
 from pathlib import Path
 from zoneinfo import TZPATH, ZoneInfo, ZoneInfoNotFoundError
 
-import recurrence as recurrence_lib
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models, transaction
 from django.db.models import Exists, OuterRef, Q
-from recurrence.fields import RecurrenceField
 
 from sessions_app import clock
+from sessions_app.fields import RecurrenceField, is_unreadable, serialize_rules  # noqa: F401 (re-exported)
 from sessions_app.locks import lock_live_state
 from sessions_app.occurrences import RecurrenceError, check_supported, rules_need_anchor
 from sessions_app.windows import MAX_BUFFER_MINUTES, MAX_WINDOW, Window, compute_window, is_valid_timezone, zone
@@ -94,12 +93,6 @@ SCHEDULE_FIELDS = ("recurrence", "start_time", "end_time", "timezone", "initiati
 DUE_FIELDS = ("auto_create_instances",)
 # Changing any of these moves the windows of instances that have not ended.
 WINDOW_FIELDS = ("start_time", "end_time", "timezone", "active_buffer_minutes_before", "active_buffer_minutes_after")
-
-
-def serialize_rules(value) -> str:
-    if not value:
-        return ""
-    return recurrence_lib.serialize(value) or ""
 
 
 class TracksLoadedValues:
@@ -255,6 +248,17 @@ class Session(LocksLiveState, HasCountry, TracksLoadedValues, models.Model):
             return zone(self.timezone)
         except ZoneInfoNotFoundError:
             return None
+
+    @property
+    def recurrence_error(self) -> str:
+        """Why the stored recurrence cannot be read, "" when it can (pages then say
+        "schedule unreadable"; the row still loads, see ``sessions_app.fields``)."""
+        return self.recurrence.error if is_unreadable(self.recurrence) else ""
+
+    @property
+    def timezone_error(self) -> str:
+        """Why the stored timezone cannot be used, "" when it can."""
+        return "" if self.zone is not None else f"{self.timezone!r} is not an IANA timezone name"
 
     def on_wall_clock(self, instant: datetime | None) -> datetime | None:
         """``instant`` in the session's zone; ``None`` when either is unknown."""

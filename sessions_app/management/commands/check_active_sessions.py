@@ -36,6 +36,10 @@ def parse_simulated_time(value: str) -> datetime:
         )
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
+    try:
+        clock.check_evaluable(parsed)
+    except ValueError as exc:
+        raise CommandError(f"--simulate-time: {exc}", returncode=2) from None
     return parsed
 
 
@@ -56,6 +60,11 @@ class Command(BaseCommand):
         simulate_time, dry_run, verbosity = options["simulate_time"], options["dry_run"], options["verbosity"]
         now = parse_simulated_time(simulate_time) if simulate_time is not None else None
         lookahead = self._parse_lookahead(options["lookahead_minutes"])
+        if now is not None:
+            try:
+                clock.evaluation_instant(now, lookahead_=lookahead)
+            except ValueError as exc:  # in range, but not once the lookahead is added
+                raise CommandError(f"--simulate-time plus the lookahead: {exc}", returncode=2) from None
         as_json = options["json"]
         if not as_json:
             self._log("Starting active session check" + (" (dry run)" if dry_run else ""))
