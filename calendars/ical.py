@@ -56,8 +56,9 @@ def on_wall_clock(instant: datetime, tz: ZoneInfo) -> datetime:
 
 def last_modified(instance) -> datetime:
     session = instance.session
-    stamps = [s for s in (instance.updated_at, session.updated_at, session.created_at) if s is not None]
-    return max(stamps) if stamps else SEQUENCE_EPOCH
+    stamps = [s for s in (instance.updated_at, session.updated_at) if s is not None]
+    # Rows written around save() have no updated_at: the session's creation is the best known.
+    return max(stamps) if stamps else (session.created_at or SEQUENCE_EPOCH)
 
 
 def sequence(modified: datetime) -> int:
@@ -81,7 +82,7 @@ def build_calendar(
     calendar.add("calscale", "GREGORIAN")
     calendar.add("x-wr-calname", name)
     calendar.add("refresh-interval", REFRESH_INTERVAL, parameters={"VALUE": "DURATION"})
-    calendar.add("x-published-ttl", REFRESH_INTERVAL)
+    calendar.add("x-published-ttl", "PT1H")  # the same hour, for clients that read only this one
     events = []
     zones: dict[str, set[int]] = {}
     for entry in entries:
