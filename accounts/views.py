@@ -22,7 +22,7 @@ from sessions_app import clock
 @member_required
 def profile(request):
     person = person_for_user(request.user)
-    form = ProfileForm(request.POST or None, instance=person)
+    form = ProfileForm(request.POST if request.method == "POST" else None, instance=person)
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, "Your profile is saved.")
@@ -52,7 +52,7 @@ def delete_account_view(request, pk: int):
         return redirect_to_login(request.get_full_path(), login_url=reverse("login"))
     if person.user_id != request.user.pk:
         raise Http404
-    form = DeleteAccountForm(request.POST or None)
+    form = DeleteAccountForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         user = request.user
         logout(request)
