@@ -9,7 +9,12 @@ from django.db import models
 from django.db.models import Q
 
 from sessions_app import clock
-from sessions_app.models import HasCountry, SessionInstance, TracksLoadedValues, country_validator
+from sessions_app.models import (
+    HasCountry,
+    SessionInstance,
+    TracksLoadedValues,
+    country_validator,
+)
 
 
 class Person(HasCountry, TracksLoadedValues, models.Model):

@@ -3,13 +3,13 @@ and "My sessions"."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.db import connection
 
 from accounts.forms import SHARE_LOCATION_EFFECT
 from people.models import Attendance, Person

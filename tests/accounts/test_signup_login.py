@@ -4,6 +4,7 @@ account; allauth's rate limits; password reset by email."""
 from __future__ import annotations
 
 import re
+from io import StringIO
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -90,7 +91,7 @@ def test_a_wrong_password_is_a_form_error(client):
 
 
 def test_the_demo_logins_work_on_the_site_form():
-    call_command("setup_demo_data", stdout=open("/dev/null", "w"))
+    call_command("setup_demo_data", stdout=StringIO())
     for username, password in (("demo", "ceol-demo"), ("admin", "ceol-admin")):
         client = Client()
         response = client.post("/accounts/login/", {"login": username, "password": password})
