@@ -6,7 +6,7 @@ from __future__ import annotations
 from allauth.account.adapter import DefaultAccountAdapter
 from django.db import transaction
 
-from accounts.services import person_for_user
+from people.services import person_for_user
 
 
 class AccountAdapter(DefaultAccountAdapter):

@@ -13,8 +13,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.forms import DeleteAccountForm, ProfileForm
-from accounts.services import delete_account, my_sessions, person_for_user
+from accounts.services import delete_account, my_sessions
 from people.models import Person
+from people.services import person_for_user
 from people.views import member_required
 from sessions_app import clock
 

@@ -142,3 +142,16 @@ def test_a_reset_for_an_unknown_address_sends_nothing_and_says_the_same(client):
     assert known.status_code == unknown.status_code == 302 and known.url == unknown.url
     assert [m.to for m in mail.outbox if m.to == ["aoife@example.com"]]
     assert all("reset/key" not in m.body for m in mail.outbox if m.to == ["nobody@example.com"])
+
+
+def test_a_changed_account_email_reaches_the_person(client, settings):
+    settings.ACCOUNT_EMAIL_VERIFICATION = "none"
+    sign_up(client)
+    response = client.post("/accounts/email/", {"action_add": "", "email": "nora.quinn@example.org"})
+    assert response.status_code == 302
+    user = User.objects.get(email="nora@example.com")
+    assert Person.objects.get(user=user).email == "nora@example.com"  # not primary yet
+    assert client.post("/accounts/email/", {"action_primary": "", "email": "nora.quinn@example.org"}).status_code == 302
+    user.refresh_from_db()
+    assert user.email == "nora.quinn@example.org"
+    assert Person.objects.get(user=user).email == "nora.quinn@example.org"
