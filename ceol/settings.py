@@ -146,3 +146,41 @@ LOGGING = {
         "ceol": {"handlers": ["console"], "level": os.environ.get("CEOL_LOG_LEVEL", "WARNING"), "propagate": False},
     },
 }
+
+# --- Accounts (django-allauth), email and calendar feeds: README "Accounts" -----------------
+INSTALLED_APPS += ["allauth", "allauth.account", "django_countries", "accounts"]
+MIDDLEWARE += ["allauth.account.middleware.AccountMiddleware"]
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",  # the admin and client.login() by username
+    "allauth.account.auth_backends.AuthenticationBackend",  # the site's form: username or email
+]
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"  # a sign-up creates the Person
+ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
+ACCOUNT_LOGIN_METHODS = {"username", "email"}  # demo logins are usernames; new accounts use their email
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_UNIQUE_EMAIL = True
+# none | optional | mandatory. Off for `make run` (DEBUG); "optional" sends the
+# confirmation mail without blocking logins (accounts made in the admin have no email).
+ACCOUNT_EMAIL_VERIFICATION = os.environ.get("ACCOUNT_EMAIL_VERIFICATION", "none" if DEBUG else "optional").strip()
+if ACCOUNT_EMAIL_VERIFICATION not in {"none", "optional", "mandatory"}:
+    raise ImproperlyConfigured("ACCOUNT_EMAIL_VERIFICATION must be none, optional or mandatory.")
+ACCOUNT_LOGOUT_REDIRECT_URL = "home"
+# allauth's own limits (counted in the default cache: per process with the local-memory cache).
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "10/m/ip,5/300s/key",
+    "signup": "20/m/ip",
+    "reset_password": "20/m/ip,5/m/key",
+}
+# Console in development; SMTP as soon as EMAIL_HOST is set (or EMAIL_BACKEND names another).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = 20
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "ceol <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
+)

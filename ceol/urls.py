@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
+from allauth.account import views as account_views
 from django.urls import include, path, register_converter
 
 from sessions_app import api
@@ -28,8 +28,12 @@ urlpatterns = [
     path("api/session_instance/<id:instance_id>/update_active_status", api.update_active_status,
          name="api_update_active_status"),
     path("api/cron/check_active_sessions", api.cron_check_active_sessions, name="api_cron_check_active_sessions"),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(next_page="home"), name="logout"),
+    # allauth's views; "login" and "logout" stay the names the site's templates use.
+    path("accounts/login/", account_views.login, name="login"),
+    path("accounts/logout/", account_views.logout, name="logout"),
+    path("", include("accounts.urls")),
+    path("accounts/", include("allauth.urls")),
+    path("", include("calendars.urls")),
     path("admin/", admin.site.urls),
 ]
 

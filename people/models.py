@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -34,6 +36,8 @@ class Person(LocksLiveState, HasCountry, TracksLoadedValues, models.Model):
         # written for every person the sweep moves and never serves a query.
         db_index=False,
     )
+    # The secret in the URL of the person's private calendar feed; renewing it retires the old URL.
+    calendar_token = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
 
     objects = LiveStateQuerySet.as_manager()
 
@@ -52,6 +56,16 @@ class Person(LocksLiveState, HasCountry, TracksLoadedValues, models.Model):
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+    @staticmethod
+    def new_calendar_token() -> str:
+        return secrets.token_urlsafe(32)
+
+    def renew_calendar_token(self) -> str:
+        """Give the person a new private feed URL; the old one answers 404 from now on."""
+        self.calendar_token = self.new_calendar_token()
+        self.save(update_fields=["calendar_token"])
+        return self.calendar_token
 
 
 class Attendance(LocksLiveState, TracksLoadedValues, models.Model):

@@ -21,6 +21,23 @@ from sessions_app.locks import lock_live_state
 from sessions_app.models import SessionInstance
 
 
+def person_for_user(user) -> Person:
+    """The user's Person, created from the account when it has none (sign-up, or an
+    account made in the admin), with a private calendar token."""
+    person, _ = Person.objects.get_or_create(
+        user=user,
+        defaults={
+            "first_name": user.first_name or user.get_username(),
+            "last_name": user.last_name,
+            "email": user.email,
+            "calendar_token": Person.new_calendar_token(),
+        },
+    )
+    if not person.calendar_token:
+        person.renew_calendar_token()
+    return person
+
+
 class AttendanceRefused(Exception):
     """The answer cannot be recorded; ``str()`` is a message for the person."""
 

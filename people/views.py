@@ -10,7 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 
 from people.models import Attendance, Person
-from people.services import AttendanceRefused, answer, check_in
+from people.services import AttendanceRefused, answer, check_in, person_for_user
 from sessions_app.api import current_location, may_see_location
 from sessions_app.models import SessionInstance
 
@@ -22,12 +22,7 @@ member_required = login_required(login_url="login")
 def _person_of(user) -> Person:
     """The user's player profile, created from the account on first use (accounts made in
     the admin may have none yet)."""
-    person, _ = Person.objects.get_or_create(
-        user=user,
-        defaults={"first_name": user.first_name or user.get_username(), "last_name": user.last_name,
-                  "email": user.email},
-    )
-    return person
+    return person_for_user(user)
 
 
 @member_required

@@ -209,6 +209,8 @@ class Session(LocksLiveState, HasCountry, TracksLoadedValues, models.Model):
     auto_created_until = models.DateTimeField(null=True, blank=True, editable=False)
     # When the horizon next needs extending; the sweep only expands sessions due by t.
     auto_create_due_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the session was last saved: calendar feeds derive LAST-MODIFIED and SEQUENCE from it.
+    updated_at = models.DateTimeField(auto_now=True, null=True)
 
     objects = LiveStateQuerySet.as_manager()
 
@@ -337,9 +339,10 @@ class Session(LocksLiveState, HasCountry, TracksLoadedValues, models.Model):
             instance.session = self
             instance.refresh_window()
             if (instance.start_time, instance.end_time, *instance.window_values()) != before:
+                instance.updated_at = now
                 changed_rows.append(instance)
         SessionInstance.objects.bulk_update(
-            changed_rows, ["start_time", "end_time", "starts_at", "ends_at", "active_from", "active_until"]
+            changed_rows, ["start_time", "end_time", "starts_at", "ends_at", "active_from", "active_until", "updated_at"]
         )
 
 
@@ -380,6 +383,9 @@ class SessionInstance(LocksLiveState, TracksLoadedValues, models.Model):
     ends_at = models.DateTimeField(null=True, blank=True, editable=False)
     active_from = models.DateTimeField(null=True, blank=True, editable=False)
     active_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the instance was last saved (not by the sweep's is_active flips): calendar
+    # feeds derive LAST-MODIFIED and SEQUENCE from it. Null for rows written around save().
+    updated_at = models.DateTimeField(auto_now=True, null=True)
 
     objects = SessionInstanceQuerySet.as_manager()
 
@@ -438,7 +444,9 @@ class SessionInstance(LocksLiveState, TracksLoadedValues, models.Model):
         self.refresh_window()
         update_fields = kwargs.get("update_fields")
         if update_fields is not None:
-            kwargs["update_fields"] = {*update_fields, "starts_at", "ends_at", "active_from", "active_until"}
+            # A hand-set is_active alone is no change for calendar clients.
+            touched = {"updated_at"} if set(update_fields) - {"is_active"} else set()
+            kwargs["update_fields"] = {*update_fields, "starts_at", "ends_at", "active_from", "active_until", *touched}
         super().save(*args, **kwargs)
 
     @property

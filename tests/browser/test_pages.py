@@ -52,7 +52,7 @@ def player() -> Person:
 
 def log_in(page, live_server, username: str = "aoife") -> None:
     page.goto(live_server.url + "/accounts/login/")
-    page.fill("#id_username", username)
+    page.fill("#id_login", username)
     page.fill("#id_password", "correct horse battery")
     page.click("form.login button[type=submit]")
     page.wait_for_url(live_server.url + "/")
@@ -162,7 +162,7 @@ def test_buttons_send_an_anonymous_visitor_to_log_in(live_server, page, player):
     page.goto(f"{live_server.url}/instances/{instance.pk}/")
     page.get_by_role("button", name="Going", exact=True).click()
     page.wait_for_url(f"{live_server.url}/accounts/login/**")
-    page.fill("#id_username", "aoife")
+    page.fill("#id_login", "aoife")
     page.fill("#id_password", "correct horse battery")
     page.click("form.login button[type=submit]")
     page.wait_for_url(f"{live_server.url}/instances/{instance.pk}/")

@@ -178,7 +178,7 @@ def test_no_dot_for_anonymous_visitors(client, live_instance):
 def test_login_page_logs_in_and_logout_posts(member):
     client = Client()
     assert client.get("/accounts/login/").status_code == 200
-    response = client.post("/accounts/login/", {"username": "aoife", "password": "pw", "next": "/people/%d/" % member.pk})
+    response = client.post("/accounts/login/", {"login": "aoife", "password": "pw", "next": "/people/%d/" % member.pk})
     assert response.status_code == 302 and response.url == f"/people/{member.pk}/"
     assert client.get(f"/people/{member.pk}/").status_code == 200
     assert client.post("/accounts/logout/").url == "/"
