@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 
-from sessions_app import api
+from sessions_app import api, health
 
 
 class IdConverter:
@@ -30,6 +30,9 @@ urlpatterns = [
     path("api/cron/check_active_sessions", api.cron_check_active_sessions, name="api_cron_check_active_sessions"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(next_page="home"), name="logout"),
+    # Served by sessions_app.health.HealthCheckMiddleware before the host check; routed
+    # here too so that it exists without the middleware.
+    path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]
 
