@@ -8,7 +8,9 @@ and drives each endpoint for a fixed duration with ``wrk`` (or, without it, a sm
 Python load generator):
 
 - ``/bench/trivial``: a view that does nothing behind the same middleware, the
-  framework's own ceiling on this machine (routed only by ``bench.load_settings``);
+  framework's own ceiling on this machine (routed only by ``bench.load_settings``),
+  and ``/bench/trivial-logged-in``, which only reads the logged-in user (the session
+  and user queries every logged-in request pays);
 - the home page, an instance page (the live instance with the most answers);
 - ``/api/live`` when the branch has it (otherwise noted and skipped);
 - the person endpoint, logged in (a session cookie).
@@ -359,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         endpoints.append(("/api/live", "/api/live", secure))
     else:
         notes.append("/api/live: not on this branch, skipped")
+    endpoints.append(("trivial view, logged in", "/bench/trivial-logged-in", logged_in))
     endpoints.append(("person endpoint (logged in)", f"/api/person/{targets['person_id']}/active_session", logged_in))
     endpoints.append(("trivial view (again)", "/bench/trivial", secure))
 
@@ -372,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
         person_body = json.loads(check_endpoint(port, endpoints[-2][1], endpoints[-2][2]))
         if person_body.get("active_session") is None:
             raise SystemExit("The person endpoint shows no location: the session cookie did not log in.")
+        if check_endpoint(port, "/bench/trivial-logged-in", logged_in) != b"yes":
+            raise SystemExit("The session cookie did not log in.")
         for name, path, headers in endpoints:
             first_ms = timed_request(port, path, headers)
             url = f"http://{HOST}:{port}{path}"

@@ -13,4 +13,14 @@ def trivial(request):
     return HttpResponse(b"ok", content_type="text/plain")
 
 
-urlpatterns = [path("bench/trivial", trivial, name="bench_trivial"), *site_urlpatterns]
+def trivial_logged_in(request):
+    """The same, but reading the logged-in user: the session and user queries every
+    logged-in page pays, and nothing else."""
+    return HttpResponse(b"yes" if request.user.is_authenticated else b"no", content_type="text/plain")
+
+
+urlpatterns = [
+    path("bench/trivial", trivial, name="bench_trivial"),
+    path("bench/trivial-logged-in", trivial_logged_in, name="bench_trivial_logged_in"),
+    *site_urlpatterns,
+]

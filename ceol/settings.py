@@ -169,8 +169,10 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 
 # Logging: everything goes to stderr with a timestamp (Render keeps a service's stderr as
 # its log). Django's own loggers propagate to the root handler, so a 500 is one ERROR
-# record with its traceback ("django.request"), whatever DEBUG says. The sweep's logger
-# speaks at INFO; the other ceol loggers at CEOL_LOG_LEVEL.
+# record with its traceback ("django.request"), whatever DEBUG says. The ceol loggers,
+# the sweep's ("ceol.sweep") among them, at WARNING by default: the command prints its own
+# report, and at INFO the sweep would repeat it (skipped sessions, an unrecordable failure)
+# on the command's one-line error output.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -184,7 +186,7 @@ LOGGING = {
         # DEBUG-only console and mail_admins, are replaced).
         "django": {"handlers": [], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO"), "propagate": True},
         "ceol": {"handlers": [], "level": os.environ.get("CEOL_LOG_LEVEL", "WARNING"), "propagate": True},
-        "ceol.sweep": {"handlers": [], "level": os.environ.get("CEOL_SWEEP_LOG_LEVEL", "INFO"), "propagate": True},
+        "ceol.sweep": {"handlers": [], "level": os.environ.get("CEOL_SWEEP_LOG_LEVEL", "WARNING"), "propagate": True},
     },
 }
 

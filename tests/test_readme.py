@@ -23,8 +23,12 @@ def variables_read_by(path: str) -> set[str]:
 def test_every_environment_variable_is_in_the_readme_table(path):
     names = variables_read_by(path)
     assert names, "the pattern found nothing: the test itself is broken"
-    table = {name for line in README.splitlines() if line.startswith("| `") for name in
-             re.findall(r"`([A-Z0-9_]+)`", line.split("|")[1])}
+    table = {
+        name
+        for line in README.splitlines()
+        if line.startswith("| `")
+        for name in re.findall(r"`([A-Z0-9_]+)`", line.split("|")[1])
+    }
     assert names - table == set()
 
 

@@ -105,8 +105,14 @@ def test_secrets_are_generated_or_prompted_never_committed(blueprint):
     for variables in (web, cron):
         assert variables["SECRET_KEY"].get("generateValue") is True
         assert variables["DEBUG"]["value"] in {"0", "false", "False"}
-    prompted = ("CRON_SECRET", "EMAIL_HOST", "EMAIL_PORT", "EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD",
-                "DEFAULT_FROM_EMAIL")
+    prompted = (
+        "CRON_SECRET",
+        "EMAIL_HOST",
+        "EMAIL_PORT",
+        "EMAIL_HOST_USER",
+        "EMAIL_HOST_PASSWORD",
+        "DEFAULT_FROM_EMAIL",
+    )
     for key in prompted:
         assert web[key].get("sync") is False, key
         assert "value" not in web[key], key

@@ -48,5 +48,14 @@ def test_trivial_view_exists_in_the_benchmark_urlconf(client):
 
 
 @pytest.mark.django_db
-def test_trivial_view_is_not_part_of_the_site(client):
-    assert client.get("/bench/trivial").status_code == 404
+@pytest.mark.urls("bench.load_urls")
+def test_trivial_logged_in_view_reads_the_user(client, member):
+    assert client.get("/bench/trivial-logged-in").content == b"no"
+    client.force_login(member.user)
+    assert client.get("/bench/trivial-logged-in").content == b"yes"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/bench/trivial", "/bench/trivial-logged-in"])
+def test_trivial_views_are_not_part_of_the_site(client, path):
+    assert client.get(path).status_code == 404

@@ -22,7 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def production_env(**extra: str) -> dict[str, str]:
     """The environment of a production process: DEBUG off, a long random key, a host and
     PostgreSQL (``check --deploy`` does not connect to it)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SECURE_", "SESSION_", "CSRF_", "SENTRY_"))}
+    # Not inherited: the test run's own switches (the browser tests set
+    # DJANGO_ALLOW_ASYNC_UNSAFE, which check --deploy rightly reports).
+    unset = ("SECURE_", "SESSION_", "CSRF_", "SENTRY_", "DJANGO_ALLOW_ASYNC_UNSAFE", "CEOL_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(unset)}
     env.update(
         DEBUG="0",
         SECRET_KEY=secrets.token_urlsafe(64),
@@ -41,7 +44,11 @@ def run_python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 def test_check_deploy_reports_no_issues_with_production_environment():
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=production_env(), capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=production_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
@@ -52,7 +59,11 @@ def test_check_deploy_would_catch_a_missing_hsts_setting():
     """The check above can fail: switching HSTS off by the environment is reported."""
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=production_env(SECURE_HSTS_SECONDS="0"), capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=production_env(SECURE_HSTS_SECONDS="0"),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0
     assert "security.W004" in result.stdout + result.stderr
@@ -68,9 +79,7 @@ PRINT_SECURITY = (
 def test_https_settings_are_on_in_production_and_off_with_debug():
     production = run_python(PRINT_SECURITY, production_env())
     assert production.returncode == 0, production.stderr
-    assert production.stdout.strip() == (
-        "True 31536000 True True ('HTTP_X_FORWARDED_PROTO', 'https') ['^healthz$']"
-    )
+    assert production.stdout.strip() == ("True 31536000 True True ('HTTP_X_FORWARDED_PROTO', 'https') ['^healthz$']")
     development = run_python(PRINT_SECURITY, production_env(DEBUG="1"))
     assert development.returncode == 0, development.stderr
     assert development.stdout.strip().startswith("False 0 False False")
@@ -79,7 +88,7 @@ def test_https_settings_are_on_in_production_and_off_with_debug():
 def test_log_lines_go_to_stderr_with_a_timestamp():
     code = (
         "import django, logging; django.setup(); "
-        "logging.getLogger('ceol.sweep').info('sweep line'); "
+        "logging.getLogger('ceol.sweep').warning('sweep line'); logging.getLogger('ceol.sweep').info('not shown'); "
         "logging.getLogger('django.request').error('request failed')"
     )
     result = run_python(code, production_env())
@@ -87,8 +96,9 @@ def test_log_lines_go_to_stderr_with_a_timestamp():
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}"
-    assert re.fullmatch(rf"{stamp} INFO ceol\.sweep \[\d+\]: sweep line", lines[0]), lines
+    assert re.fullmatch(rf"{stamp} WARNING ceol\.sweep \[\d+\]: sweep line", lines[0]), lines
     assert re.fullmatch(rf"{stamp} ERROR django\.request \[\d+\]: request failed", lines[1]), lines
+    assert len(lines) == 2  # the sweep's INFO lines stay out by default (CEOL_SWEEP_LOG_LEVEL)
 
 
 def test_sentry_is_off_without_a_dsn_and_on_with_one():

@@ -29,12 +29,18 @@ def frozen_now(monkeypatch):
 def record_run(*, ago: timedelta, trigger="cron", status="ok", simulated=False, took=timedelta(seconds=2), **counts):
     finished = NOW - ago
     return SweepRun.objects.create(
-        started_at=finished - took, finished_at=finished, evaluated_at=finished - took + timedelta(minutes=1),
-        trigger=trigger, status=status, simulated=simulated, **counts,
+        started_at=finished - took,
+        finished_at=finished,
+        evaluated_at=finished - took + timedelta(minutes=1),
+        trigger=trigger,
+        status=status,
+        simulated=simulated,
+        **counts,
     )
 
 
 # --- /healthz -----------------------------------------------------------------------
+
 
 @pytest.mark.django_db
 def test_healthz_reports_the_last_successful_scheduled_sweep(client, frozen_now):
@@ -58,7 +64,10 @@ def test_healthz_reports_the_last_successful_scheduled_sweep(client, frozen_now)
 @pytest.mark.django_db
 def test_healthz_without_any_sweep_and_with_a_stale_one(client, frozen_now):
     assert client.get("/healthz").json() == {
-        "database": "ok", "last_sweep_at": None, "last_sweep_age_s": None, "sweep": "none",
+        "database": "ok",
+        "last_sweep_at": None,
+        "last_sweep_age_s": None,
+        "sweep": "none",
     }
     record_run(ago=SWEEP_STALE_AFTER + timedelta(seconds=1))
     response = client.get("/healthz")
@@ -88,12 +97,12 @@ def test_healthz_answers_plain_http_on_an_internal_address(frozen_now):
     """Render's health check speaks plain HTTP to the instance; it may not send the public
     host name. Every other page still redirects to HTTPS and checks the host."""
     client = Client()
-    internal = {"HTTP_HOST": "10.0.0.7:10000"}
-    assert client.get("/healthz", **internal).status_code == 200
-    assert client.head("/healthz", **internal).status_code == 200
+    internal = "10.0.0.7:10000"
+    assert client.get("/healthz", HTTP_HOST=internal).status_code == 200
+    assert client.head("/healthz", HTTP_HOST=internal).status_code == 200
     assert client.get("/", HTTP_HOST="ceol.example.org").status_code == 301
     assert client.get("/", HTTP_HOST="ceol.example.org", secure=True).status_code == 200
-    assert client.get("/", secure=True, **internal).status_code == 400
+    assert client.get("/", HTTP_HOST=internal, secure=True).status_code == 400
 
 
 @pytest.mark.django_db
@@ -112,6 +121,7 @@ def test_healthz_is_one_query(client, frozen_now, django_assert_num_queries):
 
 # --- check_active_sessions --check-health -----------------------------------------------
 
+
 @pytest.mark.django_db
 def test_check_health_passes_after_a_recent_sweep_without_sweeping(frozen_now, make_session, make_instance):
     record_run(ago=timedelta(minutes=14))
@@ -127,7 +137,9 @@ def test_check_health_passes_after_a_recent_sweep_without_sweeping(frozen_now, m
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("runs", [[], [{"ago": timedelta(minutes=31)}], [{"ago": timedelta(minutes=1), "trigger": "event"}]])
+@pytest.mark.parametrize(
+    "runs", [[], [{"ago": timedelta(minutes=31)}], [{"ago": timedelta(minutes=1), "trigger": "event"}]]
+)
 def test_check_health_exits_1_when_no_sweep_succeeded_in_30_minutes(frozen_now, runs):
     for run in runs:
         record_run(**run)
@@ -157,6 +169,7 @@ def test_sweep_health_boundary_is_thirty_minutes(frozen_now):
 
 
 # --- the admin's sweep page ---------------------------------------------------------------
+
 
 @pytest.fixture
 def week_of_instances(make_session, make_instance):
@@ -215,8 +228,9 @@ def test_sweep_page_is_staff_only(client, member):
 
 
 @pytest.mark.django_db
-def test_sweep_page_query_count_does_not_grow(admin_client, frozen_now, make_session, make_instance,
-                                              django_assert_num_queries):
+def test_sweep_page_query_count_does_not_grow(
+    admin_client, frozen_now, make_session, make_instance, django_assert_num_queries
+):
     url = reverse("admin:sessions_app_sweeprun_health")
 
     def add(count: int) -> None:
