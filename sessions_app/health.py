@@ -73,12 +73,7 @@ class SweepHealth:
 def sweep_health(now: datetime | None = None) -> SweepHealth:
     """The last successful scheduled sweep (one query); raises ``DatabaseError``."""
     now = clock.now() if now is None else now
-    last = (
-        successful_scheduled_sweeps()
-        .order_by("-started_at")
-        .values_list("started_at", "finished_at")
-        .first()
-    )
+    last = successful_scheduled_sweeps().order_by("-started_at").values_list("started_at", "finished_at").first()
     if last is None:
         return SweepHealth(now=now, last_sweep_at=None)
     started_at, finished_at = last
@@ -103,17 +98,23 @@ def healthz(request: HttpRequest) -> HttpResponse:
         text = str(exc).strip()
         logger.warning("Health check: database unreachable: %s", text.splitlines()[0] if text else type(exc).__name__)
         response = JsonResponse(
-            {"database": "unreachable", "error": "Database unreachable.", "last_sweep_at": None,
-             "last_sweep_age_s": None},
+            {
+                "database": "unreachable",
+                "error": "Database unreachable.",
+                "last_sweep_at": None,
+                "last_sweep_age_s": None,
+            },
             status=503,
         )
     else:
-        response = JsonResponse({
-            "database": "ok",
-            "last_sweep_at": health.last_sweep_at.isoformat() if health.last_sweep_at else None,
-            "last_sweep_age_s": health.age_seconds,
-            "sweep": "ok" if health.fresh else ("stale" if health.last_sweep_at else "none"),
-        })
+        response = JsonResponse(
+            {
+                "database": "ok",
+                "last_sweep_at": health.last_sweep_at.isoformat() if health.last_sweep_at else None,
+                "last_sweep_age_s": health.age_seconds,
+                "sweep": "ok" if health.fresh else ("stale" if health.last_sweep_at else "none"),
+            }
+        )
     response["Cache-Control"] = "no-store"
     return response
 
@@ -154,8 +155,9 @@ def upcoming_instances(now: datetime):
     window index serve the range; instances without a known start are not counted.
     """
     end = now + timedelta(days=UPCOMING_DAYS)
+    earliest_opening = now - timedelta(minutes=MAX_BUFFER_MINUTES)
     return SessionInstance.objects.filter(
-        active_from__gte=now - timedelta(minutes=MAX_BUFFER_MINUTES), active_from__lt=end, starts_at__gte=now, starts_at__lt=end
+        active_from__gte=earliest_opening, active_from__lt=end, starts_at__gte=now, starts_at__lt=end
     )
 
 
