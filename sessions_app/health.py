@@ -122,7 +122,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
 class HealthCheckMiddleware:
     """Answer ``/healthz`` before ``CommonMiddleware`` checks ``ALLOWED_HOSTS``.
 
-    A platform's health check (Render's among them) may reach the instance by an internal
+    A platform's health check may reach the instance by its internal
     address rather than the public host name; the answer depends on no host, builds no
     URL and sets no cookie, so the host check protects nothing here. Sits after
     ``SecurityMiddleware``, which leaves the path on plain HTTP (``SECURE_REDIRECT_EXEMPT``).
