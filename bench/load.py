@@ -136,7 +136,7 @@ def prepare_data(*, sessions: int, rebuild: bool) -> dict:
         data.reset()
         data.build(sessions=sessions, now=clock.now(), progress=lambda message: print(message, file=sys.stderr))
     started = time.perf_counter()
-    result = update_active_sessions(clock.now(), trigger="cron")
+    result = update_active_sessions(trigger="cron")
     print(
         f"sweep: {len(result.get('activated', []))} activated, {len(result.get('people_moved', []))} people "
         f"moved in {time.perf_counter() - started:.1f} s",

@@ -197,7 +197,8 @@ def test_sweep_page_shows_health_failures_runs_and_the_week(admin_client, frozen
     assert not context["health"].fresh and context["health"].age_seconds == 45 * 60
     assert context["failure_count"] == 1
     html = response.content.decode()
-    assert "STALE" in html and "45" in html
+    assert 'class="errornote sweep-stale">Sweep stale: no successful sweep in the last 30 minutes' in html
+    assert "2700 s ago" in html
     assert "Database error: gone" in html and "old failure" not in html
     assert ">1500<" in html  # the run's duration in ms
     rows = {row["session__name"]: row for row in context["upcoming_page"]}
@@ -211,7 +212,7 @@ def test_sweep_page_shows_health_failures_runs_and_the_week(admin_client, frozen
 def test_sweep_page_flags_nothing_when_the_sweep_is_recent(admin_client, frozen_now):
     record_run(ago=timedelta(minutes=5))
     html = admin_client.get(reverse("admin:sessions_app_sweeprun_health")).content.decode()
-    assert "STALE" not in html and "OK: Sweep healthy" in html
+    assert "sweep-stale" not in html and 'class="sweep-ok">Sweep healthy: last successful sweep' in html
 
 
 @pytest.mark.django_db
