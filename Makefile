@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEV_ENV := DEBUG=1
 
-.PHONY: run test test-browser migrate demo sweep bench clean
+.PHONY: run test test-browser migrate demo sweep bench lint fmt clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ceol needs Python 3.11 or newer")'
@@ -34,6 +34,16 @@ test-browser: $(STAMP)
 
 bench: $(STAMP)
 	$(DEV_ENV) $(BIN)/python manage.py bench_sweep --sessions 1000
+
+# ruff (lint + format check) and mypy with django-stubs; configuration in pyproject.toml.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -51,6 +51,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # /healthz answers before the ALLOWED_HOSTS check: a platform's health check may not
+    # send the public host name.
+    "sessions_app.health.HealthCheckMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -128,6 +131,20 @@ LOGIN_URL = "login"
 LIVE_POLL_MS = int(os.environ.get("LIVE_POLL_MS", "60000"))
 LOGIN_REDIRECT_URL = "/"
 
+# Email (password reset): SMTP when EMAIL_HOST is set, printed to the console otherwise.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "").strip()
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "").strip() or "587")
+    EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", EMAIL_PORT != 465)
+    EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", EMAIL_PORT == 465)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "").strip() or "ceol <noreply@localhost>"
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
 # Every evaluation looks this far ahead: the :59 run activates a 20:00 window.
 ACTIVE_SESSION_LOOKAHEAD = timedelta(minutes=int(os.environ.get("ACTIVE_SESSION_LOOKAHEAD_MINUTES", "1")))
 
@@ -137,13 +154,39 @@ CRONJOBS = [
     ("14,29,44,59 * * * *", "sessions_app.cron.check_active_sessions", [], {}, f">> {BASE_DIR / 'cron.log'} 2>&1"),
 ]
 
+# HTTPS (SPEC 8). Render, like most hosts, terminates TLS at its proxy and forwards plain
+# HTTP with X-Forwarded-Proto; trust that header only behind such a proxy. Every switch can
+# be turned off by the environment (e.g. a self-hosted server without TLS on localhost).
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# The platform's health check talks plain HTTP to the instance, inside its network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+
+# Logging: everything goes to stderr with a timestamp (Render keeps a service's stderr as
+# its log). Django's own loggers propagate to the root handler, so a 500 is one ERROR
+# record with its traceback ("django.request"), whatever DEBUG says. The ceol loggers,
+# the sweep's ("ceol.sweep") among them, at WARNING by default: the command prints its own
+# report, and at INFO the sweep would repeat it (skipped sessions, an unrecordable failure)
+# on the command's one-line error output.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "timestamped": {"format": "%(asctime)s %(levelname)s %(name)s [%(process)d]: %(message)s"},
+    },
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "timestamped"}},
+    "root": {"handlers": ["stderr"], "level": "WARNING"},
     "loggers": {
-        "ceol": {"handlers": ["console"], "level": os.environ.get("CEOL_LOG_LEVEL", "WARNING"), "propagate": False},
+        # No handlers of their own: they propagate to the root's (Django's defaults, a
+        # DEBUG-only console and mail_admins, are replaced).
+        "django": {"handlers": [], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO"), "propagate": True},
+        "ceol": {"handlers": [], "level": os.environ.get("CEOL_LOG_LEVEL", "WARNING"), "propagate": True},
+        "ceol.sweep": {"handlers": [], "level": os.environ.get("CEOL_SWEEP_LOG_LEVEL", "WARNING"), "propagate": True},
     },
 }
 
@@ -172,15 +215,19 @@ ACCOUNT_RATE_LIMITS = {
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
 }
-# Console in development; SMTP as soon as EMAIL_HOST is set (or EMAIL_BACKEND names another).
-EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
-EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
-EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
-EMAIL_TIMEOUT = 20
-DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "ceol <noreply@localhost>")
-SERVER_EMAIL = DEFAULT_FROM_EMAIL
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
-    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
-)
+# Email: see the block above (SMTP when EMAIL_HOST is set, the console otherwise).
+
+# Optional error reporting: Sentry's SDK, switched on only by SENTRY_DSN. No personal data
+# is sent (send_default_pii off): where people are is private (SPEC 3.8).
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "").strip()
+if SENTRY_DSN:
+    try:
+        import sentry_sdk
+    except ImportError as exc:  # pragma: no cover - sentry-sdk is in requirements.txt
+        raise ImproperlyConfigured("SENTRY_DSN is set but sentry-sdk is not installed.") from exc
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=os.environ.get("SENTRY_ENVIRONMENT", "production"),
+        traces_sample_rate=float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE", "0")),
+        send_default_pii=False,
+    )

@@ -2,7 +2,7 @@ from django.contrib import admin
 from allauth.account import views as account_views
 from django.urls import include, path, register_converter
 
-from sessions_app import api
+from sessions_app import api, health
 
 
 class IdConverter:
@@ -34,6 +34,9 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("", include("calendars.urls")),
+    # Served by sessions_app.health.HealthCheckMiddleware before the host check; routed
+    # here too so that it exists without the middleware.
+    path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]
 

@@ -7,10 +7,16 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef
+from django.template.response import TemplateResponse
+from django.urls import path
 
 from sessions_app import clock
+from sessions_app import health as health_selectors
 from sessions_app.active_sessions import SweepFailed, reevaluate
+from sessions_app.health import sweep_health
 from sessions_app.models import Session, SessionInstance, SweepRun
 
 RECENT_DAYS = 30
@@ -204,6 +210,7 @@ class SessionInstanceAdmin(admin.ModelAdmin):
 
 @admin.register(SweepRun)
 class SweepRunAdmin(admin.ModelAdmin):
+    change_list_template = "admin/sessions_app/sweeprun/change_list.html"
     list_display = ["started_at", "evaluated_at", "trigger", "status", "simulated", "activated_count",
                     "deactivated_count", "auto_created_count", "people_moved_count", "duration_ms"]
     list_filter = ["status", "trigger", "simulated"]
@@ -221,3 +228,32 @@ class SweepRunAdmin(admin.ModelAdmin):
     @admin.display(description="Duration (ms)")
     def duration_ms(self, obj: SweepRun):
         return round(obj.duration.total_seconds() * 1000) if obj.duration else None
+
+    def get_urls(self):
+        health_url = path("health/", self.admin_site.admin_view(self.health_view), name="sessions_app_sweeprun_health")
+        return [health_url, *super().get_urls()]
+
+    def health_view(self, request):
+        """The sweep at a glance: last success and its age, failures of the last 24 h, the
+        recent runs, and the next week's instances per session. A fixed number of queries
+        whatever the number of sessions (the per-session table is paginated)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        now = clock.now()
+        health = sweep_health(now)
+        failures = health_selectors.recent_failures(now)
+        page = Paginator(health_selectors.upcoming_by_session(now), health_selectors.UPCOMING_SESSIONS_PER_PAGE)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Sweep health",
+            "opts": self.model._meta,
+            "health": health,
+            "stale_after_minutes": int(health_selectors.SWEEP_STALE_AFTER.total_seconds() // 60),
+            "failure_count": failures.count(),
+            "failures": list(failures.order_by("-started_at")[: health_selectors.FAILURES_SHOWN]),
+            "recent_runs": list(SweepRun.objects.order_by("-started_at")[: health_selectors.RECENT_RUNS_SHOWN]),
+            "upcoming_days": health_selectors.UPCOMING_DAYS,
+            "upcoming_totals": health_selectors.upcoming_totals(now),
+            "upcoming_page": page.get_page(request.GET.get("page")),
+        }
+        return TemplateResponse(request, "admin/sessions_app/sweeprun/health.html", context)

@@ -12,6 +12,7 @@ from django.utils.dateparse import parse_datetime
 
 from sessions_app import clock
 from sessions_app.active_sessions import SweepFailed, update_active_sessions
+from sessions_app.health import sweep_health
 
 logger = logging.getLogger("ceol.sweep")
 
@@ -55,8 +56,22 @@ class Command(BaseCommand):
             help="Accepted for compatibility: every sweep evaluates everything it must (SPEC 4)",
         )
         parser.add_argument("--lookahead-minutes", help="Override ACTIVE_SESSION_LOOKAHEAD (minutes, 0-1440)")
+        parser.add_argument(
+            "--check-health", action="store_true",
+            help="Do not sweep: exit 1 when no cron/HTTP sweep succeeded in the last 30 minutes, 0 otherwise",
+        )
 
     def handle(self, *args, **options):
+        if options.get("check_health"):
+            # For external monitors: one line, exit 1 when stale or the database is unreachable.
+            try:
+                health = sweep_health()
+            except DatabaseError as exc:
+                raise CommandError(f"Health check failed: {exc}".splitlines()[0], returncode=1) from None
+            if not health.fresh:
+                raise CommandError(health.summary, returncode=1)
+            self.stdout.write(health.summary)
+            return
         simulate_time, dry_run, verbosity = options["simulate_time"], options["dry_run"], options["verbosity"]
         now = parse_simulated_time(simulate_time) if simulate_time is not None else None
         lookahead = self._parse_lookahead(options["lookahead_minutes"])
