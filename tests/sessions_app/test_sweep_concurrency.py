@@ -121,7 +121,7 @@ def round_world():
     w = {}
     w["a1"] = SessionInstance.objects.create(session=make_session("Alpha", time(21, 0), time(23, 30)), date=TODAY)
     w["a2"] = SessionInstance.objects.create(session=w["a1"].session, date=TODAY, start_time=time(22, 0),
-                                             end_time=time(23, 59))  # overlaps a1, wins while open
+                                             end_time=time(23, 59))  # overlaps a1, wins until moved earlier
     w["b1"] = SessionInstance.objects.create(session=make_session("Bravo", time(20, 30), time(23, 0)), date=TODAY)
     w["c1"] = SessionInstance.objects.create(session=make_session("Charlie", time(21, 0), time(23, 0)), date=TODAY)
     w["d1"] = SessionInstance.objects.create(session=make_session("Delta", time(21, 0), time(23, 0)), date=TODAY)
@@ -193,7 +193,7 @@ def test_concurrent_writers_never_deadlock_and_the_sweep_heals(fixed_clock, logg
                 "answers": lambda: answer_twice(pk["answerer"], pk["b1"]),
                 "leave": lambda: leave(pk["leaver"], pk["b1"]),
                 "cancel": lambda: cancel(pk["d1"]),
-                "time edit": lambda: move_start(pk["a2"], time(21, 15)),
+                "time edit": lambda: move_start(pk["a2"], time(20, 45)),  # a1 takes over
                 "delete": lambda: delete(pk["c1"]),
             },
             # Acting on the instance being deleted: either order is fine; on a deleted one
