@@ -22,10 +22,10 @@ def main() -> None:
     import django
 
     django.setup()
-    import people.location
-    import sessions_app.active_sessions  # noqa: F401 - loads the engine's modules
     from django.db import connection
 
+    import people.location
+    import sessions_app.active_sessions  # noqa: F401 - loads the engine's modules
     from sessions_app.models import SessionInstance
 
     original = people.location.relocate_people

@@ -43,7 +43,7 @@ def bad_evening(live_instance, make_session, make_instance, member):
 
 
 def test_pages_and_api_answer_200_with_one_unreadable_session(bad_evening, staff_user):
-    good, bad, bad_instance, member = (bad_evening[k] for k in ("good", "bad", "bad_instance", "member"))
+    good, member = bad_evening["good"], bad_evening["member"]
     everyone_else = [
         "/",
         f"/sessions/{good.session.slug}/",

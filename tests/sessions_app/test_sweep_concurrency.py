@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 
 import pytest
 from django.conf import settings
@@ -25,7 +25,11 @@ from people.models import Attendance, Person
 from sessions_app import clock
 from sessions_app.active_sessions import update_active_sessions
 from sessions_app.models import Session, SessionInstance, SweepRun
-from tests.oracle import assert_second_sweep_changes_nothing, assert_swept_state, snapshot
+from tests.oracle import (
+    assert_second_sweep_changes_nothing,
+    assert_swept_state,
+    snapshot,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -174,35 +178,42 @@ def leave(person_pk: int, instance_pk: int):
     return services.leave(person=Person.objects.get(pk=person_pk), instance=SessionInstance.objects.get(pk=instance_pk))
 
 
+def round_jobs(pk: dict[str, int]) -> dict:
+    """One round's writers, all at once: sweeps, people acting (some on the instance being
+    deleted), a cancellation, a time edit that hands the session to another instance, and
+    the deletion."""
+    return {
+        "sweep 1": lambda: update_active_sessions(NOW),
+        "sweep 2": lambda: update_active_sessions(NOW),
+        "check-in": lambda: check_in(pk["checker"], pk["a1"]),
+        "check-in on deleted": lambda: check_in(pk["deleted_checker"], pk["c1"]),
+        "check-in on deleted 2": lambda: check_in(pk["deleted_checker_2"], pk["c1"]),
+        "leave deleted": lambda: leave(pk["at_deleted"], pk["c1"]),
+        "answer no on deleted": lambda: services.answer(
+            person=Person.objects.get(pk=pk["at_deleted_2"]),
+            instance=SessionInstance.objects.get(pk=pk["c1"]), status="no"),
+        "answers": lambda: answer_twice(pk["answerer"], pk["b1"]),
+        "leave": lambda: leave(pk["leaver"], pk["b1"]),
+        "cancel": lambda: cancel(pk["d1"]),
+        "time edit": lambda: move_start(pk["a2"], time(20, 45)),  # a1 takes over
+        "delete": lambda: delete(pk["c1"]),
+    }
+
+
+# Acting on the instance being deleted: either order is fine; on a deleted one the person
+# is refused or the row is gone.
+ON_DELETED = {
+    name: (services.AttendanceRefused, ObjectDoesNotExist)
+    for name in ("check-in on deleted", "check-in on deleted 2", "leave deleted", "answer no on deleted")
+}
+
+
 def test_concurrent_writers_never_deadlock_and_the_sweep_heals(fixed_clock, logged_errors):
     for round_number in range(ROUNDS):
         w = round_world()
         update_active_sessions(NOW)
         pk = {key: value.pk for key, value in w.items()}
-        results = run_at_once(
-            {
-                "sweep 1": lambda: update_active_sessions(NOW),
-                "sweep 2": lambda: update_active_sessions(NOW),
-                "check-in": lambda: check_in(pk["checker"], pk["a1"]),
-                "check-in on deleted": lambda: check_in(pk["deleted_checker"], pk["c1"]),
-                "check-in on deleted 2": lambda: check_in(pk["deleted_checker_2"], pk["c1"]),
-                "leave deleted": lambda: leave(pk["at_deleted"], pk["c1"]),
-                "answer no on deleted": lambda: services.answer(
-                    person=Person.objects.get(pk=pk["at_deleted_2"]),
-                    instance=SessionInstance.objects.get(pk=pk["c1"]), status="no"),
-                "answers": lambda: answer_twice(pk["answerer"], pk["b1"]),
-                "leave": lambda: leave(pk["leaver"], pk["b1"]),
-                "cancel": lambda: cancel(pk["d1"]),
-                "time edit": lambda: move_start(pk["a2"], time(20, 45)),  # a1 takes over
-                "delete": lambda: delete(pk["c1"]),
-            },
-            # Acting on the instance being deleted: either order is fine; on a deleted one
-            # the person is refused or the row is gone.
-            allowed={
-                name: (services.AttendanceRefused, ObjectDoesNotExist)
-                for name in ("check-in on deleted", "check-in on deleted 2", "leave deleted", "answer no on deleted")
-            },
-        )
+        results = run_at_once(round_jobs(pk), allowed=ON_DELETED)
         assert not logged_errors, f"round {round_number}: ERROR logged: {[r.getMessage() for r in logged_errors]}"
         assert not SessionInstance.objects.filter(pk=pk["c1"]).exists()
         assert not Attendance.objects.filter(session_instance_id=pk["c1"]).exists()
@@ -232,7 +243,7 @@ def test_sweeps_at_one_moment_do_the_work_once(fixed_clock, logged_errors):
         assert not before.active & {i.pk for i in instances}
         runs_before = set(SweepRun.objects.values_list("pk", flat=True))
 
-        results = run_at_once({f"sweep {n}": lambda: update_active_sessions(now) for n in range(4)})
+        results = run_at_once({f"sweep {n}": lambda now=now: update_active_sessions(now) for n in range(4)})
 
         worked = [r for r in results.values() if "skipped" not in r and (r["activated"] or r["people_moved"])]
         assert len(worked) == 1, f"sweeps that did work: {worked}"

@@ -30,7 +30,12 @@ from people import services
 from people.models import Attendance, Person
 from sessions_app.active_sessions import update_active_sessions
 from sessions_app.models import Session, SessionInstance
-from tests.oracle import assert_second_sweep_changes_nothing, assert_swept_state, expected_state, snapshot
+from tests.oracle import (
+    assert_second_sweep_changes_nothing,
+    assert_swept_state,
+    expected_state,
+    snapshot,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -25,7 +25,12 @@ from hypothesis import strategies as st
 from people.models import Attendance, Person
 from sessions_app.active_sessions import update_active_sessions
 from sessions_app.models import Session, SessionInstance
-from tests.oracle import assert_second_sweep_changes_nothing, assert_swept_state, snapshot, window_mismatches
+from tests.oracle import (
+    assert_second_sweep_changes_nothing,
+    assert_swept_state,
+    snapshot,
+    window_mismatches,
+)
 
 pytestmark = pytest.mark.django_db
 

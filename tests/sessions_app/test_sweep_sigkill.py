@@ -14,7 +14,8 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, date, datetime, time as wall
+from datetime import UTC, date, datetime
+from datetime import time as wall
 from pathlib import Path
 from urllib.parse import quote
 
@@ -25,7 +26,12 @@ from django.db import connection
 from people.models import Attendance, Person
 from sessions_app.active_sessions import update_active_sessions
 from sessions_app.models import SessionInstance, SweepRun
-from tests.oracle import assert_second_sweep_changes_nothing, assert_swept_state, expected_state, snapshot
+from tests.oracle import (
+    assert_second_sweep_changes_nothing,
+    assert_swept_state,
+    expected_state,
+    snapshot,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
