@@ -40,9 +40,12 @@ _serial = itertools.count(1)
 # where the unshrunk example is printed; CEOL_HYPOTHESIS_SHRINK=1 turns it on to debug.
 PHASES = [Phase.explicit, Phase.generate] + ([Phase.shrink] if os.environ.get("CEOL_HYPOTHESIS_SHRINK") else [])
 
-wall_times = st.builds(time, st.integers(0, 23), st.integers(0, 59))
+# Often a common time, so that instances of different sessions start at one instant and
+# the tie-breaks of SPEC 3.2 and 3.4 matter; otherwise any minute of the day.
+wall_times = st.sampled_from([time(20, 0), time(21, 0)]) | st.builds(time, st.integers(0, 23), st.integers(0, 59))
 buffers = st.integers(0, 720)
-stamps = st.none() | st.integers(-600, 600)  # minutes from the instance's start
+statuses = st.sampled_from(["yes", "yes", "yes", "maybe", "no"])
+stamps = st.none() | st.sampled_from([-30, 0]) | st.integers(-600, 600)  # minutes from the instance's start
 
 
 def _unique_slots(slots):
@@ -55,24 +58,33 @@ def _unique_slots(slots):
 
 
 slot_strategy = st.fixed_dictionaries({
-    "day": st.integers(0, 2),
+    "day": st.integers(0, 1),
     "start": wall_times,
     # Sometimes equal to the start (a whole day), often before it (past midnight).
     "end": st.one_of(wall_times, st.just(None)),
-    "cancelled": st.booleans(),
+    "cancelled": st.integers(0, 4).map(lambda n: n == 0),
 })
-session_strategy = st.fixed_dictionaries({
-    "zone": st.sampled_from(ZONES),
-    "before": buffers,
-    "after": buffers,
-    "termination": st.none() | st.integers(-1, 2),  # days from the base date
-    "invalid_zone": st.integers(0, 9).map(lambda n: n == 0),
-    "slots": st.lists(slot_strategy, min_size=1, max_size=4).map(_unique_slots),
-})
+
+
+def session_strategy(home: str):
+    """A session in the example's home zone (so starts can coincide) or any other one."""
+    return st.fixed_dictionaries({
+        "zone": st.just(home) | st.sampled_from(ZONES),
+        "before": buffers,
+        "after": buffers,
+        "termination": st.none() | st.none() | st.integers(-1, 2),  # days from the base date
+        "invalid_zone": st.integers(0, 9).map(lambda n: n == 0),
+        "slots": st.lists(slot_strategy, min_size=1, max_size=4).map(_unique_slots),
+    })
 
 
 def build(data, base: date):
-    sessions = data.draw(st.lists(session_strategy, min_size=1, max_size=4), label="sessions")
+    home = data.draw(st.sampled_from(ZONES), label="home zone")
+    sessions = data.draw(st.lists(session_strategy(home), min_size=2, max_size=5), label="sessions")
+    twin = data.draw(st.booleans(), label="twin")
+    if twin:
+        # A second session at the same times in the same zone: starts tie across sessions.
+        sessions.append({**sessions[0], "before": data.draw(buffers), "invalid_zone": False})
     instances: list[SessionInstance] = []
     invalid = []
     for spec in sessions:
@@ -91,23 +103,31 @@ def build(data, base: date):
             ))
         if spec["invalid_zone"]:
             invalid.append(session.pk)
+    # Pairs of instances (indexes) of the first session and its twin, which start together.
+    twins = list(zip(range(len(sessions[0]["slots"])), range(len(instances) - len(sessions[0]["slots"]), len(instances))))
+    twins = twins if twin else []
     # Every window was written by save(): check it against the independent computation.
     assert window_mismatches(snapshot()) == []
     if invalid:
         Session.objects.filter(pk__in=invalid).update(timezone="Mars/Olympus")
 
     people = []
-    for _ in range(data.draw(st.integers(1, 5), label="people")):
+    for _ in range(data.draw(st.integers(2, 6), label="people")):
         person = Person.objects.create(first_name=f"P{next(_serial)}", city="Town", country="IE")
         people.append(person)
         answers = data.draw(
             st.lists(
-                st.tuples(st.integers(0, len(instances) - 1), st.sampled_from(["yes", "yes", "maybe", "no"]), stamps,
-                          st.booleans()),
-                max_size=4, unique_by=lambda a: a[0],
+                st.tuples(st.integers(0, len(instances) - 1), statuses, stamps, st.integers(0, 4).map(lambda n: n == 0)),
+                min_size=1, max_size=6, unique_by=lambda a: a[0],
             ),
             label="answers",
         )
+        if twins and data.draw(st.booleans(), label="answers twins"):
+            # Yes to both instances of a tied pair, so that the check-in times decide.
+            pair = set(data.draw(st.sampled_from(twins), label="pair"))
+            answers = [a for a in answers if a[0] not in pair] + [
+                (i, "yes", data.draw(stamps, label="stamp"), False) for i in sorted(pair)
+            ]
         Attendance.objects.bulk_create([
             Attendance(
                 person=person, session_instance=instances[i], status=status,
@@ -170,8 +190,10 @@ def test_every_sweep_equals_the_oracle(db, data, base):
         t = None
         for _ in range(data.draw(st.integers(1, 6), label="sweeps")):
             if t is None or data.draw(st.integers(0, 3), label="jump") == 0:
-                index = data.draw(st.integers(0, len(instances) - 1), label="around")
-                t = instances[index].starts_at + timedelta(minutes=data.draw(st.integers(-900, 1800), label="at"))
+                # Inside or near one instance's window (its stored one, as the sweep reads it).
+                around = instances[data.draw(st.integers(0, len(instances) - 1), label="around")]
+                span = int((around.active_until - around.active_from).total_seconds() // 60)
+                t = around.active_from + timedelta(minutes=data.draw(st.integers(-120, span + 120), label="at"))
             else:
                 t += timedelta(minutes=data.draw(st.integers(1, 120), label="step"))
             now = t - settings.ACTIVE_SESSION_LOOKAHEAD
