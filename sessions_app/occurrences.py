@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 import recurrence as recurrence_lib
+import recurrence.exceptions
 
 
 class RecurrenceError(ValueError):
@@ -89,6 +90,15 @@ def occurrence_starts(
     # One start a day: an RDATE on a date a rule also produces is the same occurrence.
     by_date = {s.date(): s for s in sorted(starts, reverse=True) if after <= s < before}
     return sorted(s for d, s in by_date.items() if d not in excluded_dates)
+
+
+def parse_rules_text(text: str | None) -> recurrence_lib.Recurrence:
+    """Stored rules text -> ``Recurrence``; ``RecurrenceError`` when it cannot be read.
+    The one place where rules read as text (``Cast``) are parsed, per row."""
+    try:
+        return recurrence_lib.deserialize(text or "")
+    except (recurrence_lib.exceptions.DeserializationError, ValueError, TypeError, IndexError, KeyError) as exc:
+        raise RecurrenceError(f"Unparsable recurrence: {exc}") from exc
 
 
 def rules_need_anchor(rules: recurrence_lib.Recurrence | None) -> bool:
