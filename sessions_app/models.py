@@ -396,8 +396,8 @@ class SessionSchedule(LocksLiveState, TracksLoadedValues, models.Model):
 
     def clean(self) -> None:
         super().clean()
-        if not self.recurrence:
-            return
+        if not self.recurrence or not (self.recurrence.rrules or self.recurrence.rdates):
+            raise ValidationError({"recurrence": "A time slot needs its rules (e.g. weekly on Sunday)."})
         try:
             check_supported(self.recurrence)
             # A value that deserialises can still fail to serialise (INTERVAL=0).
