@@ -404,3 +404,49 @@ def test_the_schedule_in_words_lists_every_slot(two_slot_session, client):
     assert "Tuesdays 21:00–23:30 · every other Sunday 16:00–19:00" in home
     page = client.get(f"/sessions/{session.slug}/").content.decode()
     assert "Tuesdays 21:00–23:30 · every other Sunday 16:00–19:00 local time" in page
+
+
+def test_deleting_a_session_with_slots_and_instances_deletes_everything(
+    two_slot_session, make_person, make_attendance, frozen, django_capture_on_commit_callbacks
+):
+    t = utc(2026, 1, 9, 12)
+    frozen(t)
+    session, slot = two_slot_session(WEEKENDS, auto_create_hours_ahead=168)
+    sweep_at(t)
+    make_attendance(make_person(), session.instances.get(schedule=slot, date=date(2026, 1, 11)), "yes")
+    with django_capture_on_commit_callbacks(execute=True):
+        session.delete()
+    assert not SessionSchedule.objects.exists()
+    assert not SessionInstance.objects.exists()
+
+
+def test_slots_can_be_deleted_in_bulk(two_slot_session, frozen):
+    t = utc(2026, 1, 9, 12)
+    frozen(t)
+    session, slot = two_slot_session(WEEKENDS, auto_create_hours_ahead=168)
+    sweep_at(t)
+    SessionSchedule.objects.filter(session=session).delete()
+    assert rows(session) == [(date(2026, 1, 13), time(21), None)]
+
+
+def test_unreadable_main_rules_are_an_error_while_the_further_slot_still_works(two_slot_session):
+    session, slot = two_slot_session(SUNDAYS)
+    Session.objects.filter(pk=session.pk).update(recurrence="RRULE:FREQ=FORTNIGHTLY")
+    result = sweep_at(utc(2026, 1, 11, 6))
+    assert [(e["session_id"], "schedule_id" in e) for e in result["errors"]] == [(session.pk, False)]
+    assert result["errors"][0]["error"].startswith("Unparsable recurrence")
+    assert rows(session) == [(date(2026, 1, 11), time(16), slot.pk)]
+
+
+def test_the_session_page_lists_the_upcoming_instances_of_all_slots_in_date_order(two_slot_session, client, frozen):
+    t = utc(2026, 1, 9, 12)
+    frozen(t)
+    session, slot = two_slot_session(WEEKENDS, auto_create_hours_ahead=168)
+    sweep_at(t)
+    html = client.get(f"/sessions/{session.slug}/").content.decode()
+    upcoming = html[html.index("<h2>Upcoming</h2>"):]
+    ids = [i.pk for i in session.instances.order_by("starts_at")]
+    assert len(ids) == 3  # Saturday and Sunday of the slot, Tuesday of the main slot
+    positions = [upcoming.index(f'href="/instances/{pk}/"') for pk in ids]
+    assert positions == sorted(positions)
+    assert "Sat 10 Jan 2026, 16:00–19:00 GMT" in upcoming and "Tue 13 Jan 2026, 21:00–23:30 GMT" in upcoming
