@@ -12,6 +12,7 @@ from django.db.models import Exists, F, OuterRef
 from sessions_app import clock
 from sessions_app.active_sessions import SweepFailed, reevaluate
 from sessions_app.models import Session, SessionInstance, SessionSchedule, SweepRun
+from sessions_app.occurrences import RecurrenceError, parse_rules_text
 
 RECENT_DAYS = 30
 
@@ -69,6 +70,25 @@ class ScheduleInline(admin.StackedInline):
     fields = ["label", "recurrence", "start_time", "end_time"]
     extra = 0
     verbose_name_plural = "Further time slots (same venue, zone, first and last date)"
+
+    def get_queryset(self, request):
+        # A slot whose stored rules cannot be read (written around the models) would fail
+        # the whole page when its field loads: it is left out, with a warning.
+        slots = super().get_queryset(request)
+        session_id = getattr(request, "resolver_match", None) and request.resolver_match.kwargs.get("object_id")
+        if not session_id or not str(session_id).isdigit():
+            return slots
+        unreadable = []
+        for slot in SessionSchedule.objects.as_text_by_session([int(session_id)]).get(int(session_id), []):
+            try:
+                parse_rules_text(slot.rules_text)
+            except RecurrenceError:
+                unreadable.append(slot.pk)
+        if unreadable and not getattr(request, "_ceol_warned_slots", False):
+            request._ceol_warned_slots = True
+            messages.warning(request, f"Time slot(s) {', '.join(map(str, unreadable))} have stored rules that "
+                                      "cannot be read; they are not shown here and the sweep reports them.")
+        return slots.exclude(pk__in=unreadable)
 
 
 class InstanceInline(admin.TabularInline):

@@ -21,7 +21,7 @@ from sessions_app import clock
 from sessions_app.db import IdIn
 from sessions_app.hooks import suppress_hooks
 from sessions_app.locks import lock_live_state
-from sessions_app.occurrences import RecurrenceError, check_supported, rules_need_anchor
+from sessions_app.occurrences import RecurrenceError, check_supported, parse_rules_text, rules_need_anchor
 from sessions_app.windows import MAX_BUFFER_MINUTES, MAX_WINDOW, Window, compute_window, is_valid_timezone, zone
 
 
@@ -286,6 +286,19 @@ class Session(LocksLiveState, HasCountry, TracksLoadedValues, models.Model):
             )
         if self.recurrence and (self.start_time is None or self.end_time is None):
             raise ValidationError({"start_time": "A recurring session needs a start and an end time."})
+        if self.pk and not self.initiation_date and self._slots_need_anchor():
+            raise ValidationError(
+                {"initiation_date": "A further time slot counts 'every N weeks' from the first date: keep it set."}
+            )
+
+    def _slots_need_anchor(self) -> bool:
+        for slot in SessionSchedule.objects.as_text_by_session([self.pk]).get(self.pk, []):
+            try:
+                if rules_need_anchor(parse_rules_text(slot.rules_text)):
+                    return True
+            except RecurrenceError:
+                continue
+        return False
 
     def save(self, *args, **kwargs):
         changed = self.changed_fields()
