@@ -6,8 +6,18 @@ from __future__ import annotations
 import pytest
 
 from people.services import check_in
-from tests.browser.test_pages import WAIT_MS, assert_not_reloaded, fast_poll, log_in, make_session, mark_page  # noqa: F401
-from tests.browser.test_pages import open_instance, player  # noqa: F401
+
+# The fixtures (fast_poll is autouse, player) and helpers of the page tests.
+from tests.browser.test_pages import (  # noqa: F401
+    WAIT_MS,
+    assert_not_reloaded,
+    fast_poll,
+    log_in,
+    make_session,
+    mark_page,
+    open_instance,
+    player,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
