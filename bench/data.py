@@ -28,7 +28,7 @@ from django.db import connection, transaction
 
 from people.models import Attendance, Person
 from sessions_app import clock
-from sessions_app.models import Session, SessionInstance, SweepRun
+from sessions_app.models import Session, SessionInstance, SessionSchedule, SweepRun
 from sessions_app.windows import compute_window, zone
 
 # A Friday: the evaluated instant is 20:00 UTC (21:00 in Dublin, 16:00 in New York,
@@ -92,6 +92,14 @@ def pattern_id(index: int) -> int:
     return (index % zones) * KINDS * VARIANTS + (index // zones) % KINDS * VARIANTS + index // (zones * KINDS) % VARIANTS
 
 
+def second_pattern_id_sql(pattern: str) -> str:
+    """The pattern of a session's second slot: same zone and variant (so the same buffers
+    and length, which are the session's), the next kind (another start around t)."""
+    per_zone = KINDS * VARIANTS
+    return f"(({pattern}) / {per_zone}) * {per_zone} + ((({pattern}) / {VARIANTS} %% {KINDS} + 1) %% {KINDS}) " \
+           f"* {VARIANTS} + ({pattern}) %% {VARIANTS}"
+
+
 def pattern_id_sql(index: str) -> str:
     zones = len(ZONES)
     return f"(({index}) %% {zones}) * {KINDS * VARIANTS} + (({index}) / {zones}) %% {KINDS} * {VARIANTS} " \
@@ -131,7 +139,7 @@ def weekly_windows(pattern: Pattern, weeks: tuple[int, int]):
 
 def bench_tables() -> list[str]:
     """ceol's tables the benchmark fills, children first."""
-    return [m._meta.db_table for m in (Attendance, Person, SweepRun, SessionInstance, Session)]
+    return [m._meta.db_table for m in (Attendance, Person, SweepRun, SessionInstance, SessionSchedule, Session)]
 
 
 def reset() -> None:
@@ -180,9 +188,14 @@ def build(
     now: datetime = BUSY_NOW,
     weeks: tuple[int, int] = YEAR_OF_WEEKS,
     people_per_session: int = 10,
+    second_slot: bool = False,
     progress: Progress = lambda message: None,
 ) -> dict:
     """Fill an empty database; returns row counts and the build time in seconds.
+
+    ``second_slot``: every session also gets a further time slot (``SessionSchedule``)
+    with its own weekly instances, starting at another time around ``t`` (another kind
+    of pattern in the same zone), so two of a session's instances can be open at once.
 
     ``weeks`` is the range of weeks (0 = the busy week, which must be included)
     generated for every session. Needs at least two sessions (each person answers for
@@ -246,10 +259,14 @@ def build(
             "SELECT bs.idx, busy.id, previous.id FROM bench_session bs "
             "JOIN bench_pattern_week w ON w.pattern_id = bs.pattern_id AND w.week = 0 "
             f"JOIN {instance_table} busy ON busy.session_id = bs.session_id AND busy.date = w.date "
+            "  AND busy.schedule_id IS NULL "
             f"LEFT JOIN {instance_table} previous ON previous.session_id = bs.session_id "
+            "  AND previous.schedule_id IS NULL "
             f"  AND previous.date = {'w.date - 7' if sql.postgres else 'date(w.date, %s)'}",
             [] if sql.postgres else ["-7 days"],
         )
+        if second_slot:
+            _insert_second_slots(cursor, sessions=sessions, per_session=per_session, say=say)
 
         person_table = Person._meta.db_table
         for low, high in _chunks(people, 10):
@@ -276,7 +293,8 @@ def build(
         raise RuntimeError(f"Only {busy_instances} of {sessions} sessions got a busy-week instance.")
     counts = {
         "sessions": sessions,
-        "instances": sessions * per_session,
+        "slots": sessions * (2 if second_slot else 1),
+        "instances": sessions * per_session * (2 if second_slot else 1),
         "people": people,
         "attendances": Attendance.objects.count(),
     }
@@ -286,6 +304,31 @@ def build(
     counts["build_s"] = timer.perf_counter() - started
     say(f"done: {counts['attendances']:,} attendances" + ("; tables analysed" if sql.postgres else ""))
     return counts
+
+
+def _insert_second_slots(cursor, *, sessions: int, per_session: int, say: Progress) -> None:
+    schedule_table = SessionSchedule._meta.db_table
+    cursor.execute(
+        f"INSERT INTO {schedule_table} (session_id, recurrence, start_time, end_time, label) "
+        "SELECT bs.session_id, p.recurrence, p.start_time, p.end_time, 'Second slot' "
+        f"FROM bench_session bs JOIN bench_pattern p ON p.id = {second_pattern_id_sql('bs.pattern_id')}",
+        [],
+    )
+    instance_table = SessionInstance._meta.db_table
+    for low, high in _chunks(sessions, 10):
+        cursor.execute(
+            f"INSERT INTO {instance_table} (session_id, schedule_id, date, start_time, end_time, is_cancelled, "
+            "is_active, auto_created, starts_at, ends_at, active_from, active_until) "
+            "SELECT bs.session_id, slot.id, w.date, p.start_time, p.end_time, "
+            f"(w.week = 0 AND bs.idx %% {CANCEL_EVERY} = {CANCEL_AT}), false, false, "
+            "w.starts_at, w.ends_at, w.active_from, w.active_until "
+            f"FROM bench_session bs JOIN {schedule_table} slot ON slot.session_id = bs.session_id "
+            f"JOIN bench_pattern p ON p.id = {second_pattern_id_sql('bs.pattern_id')} "
+            "JOIN bench_pattern_week w ON w.pattern_id = p.id "
+            "WHERE bs.idx >= %s AND bs.idx < %s ORDER BY bs.session_id, w.week",
+            [low, high],
+        )
+        say(f"second-slot instances: {high * per_session:,} / {sessions * per_session:,}")
 
 
 def _create_pattern_tables(cursor, sql: _Sql, all_patterns: list[Pattern], weeks: tuple[int, int]) -> None:

@@ -195,6 +195,7 @@ def run(
     progress: Callable[[str], None] = lambda message: None,
     explain_to=None,
     busy_runs: int = 3,
+    second_slot: bool = False,
 ) -> Report:
     """Build N sessions and time the project, the reference and (PostgreSQL) the limit."""
     started = timer.perf_counter()
@@ -210,7 +211,7 @@ def run(
         say("emptying ceol's tables (--reset)")
         data.reset()
     build = data.build(sessions=sessions, now=now, weeks=weeks, people_per_session=people_per_session,
-                       progress=progress)
+                       second_slot=second_slot, progress=progress)
     previous_now = now - data.PREVIOUS_RUN
     say(f"previous cron run at {clock.evaluation_instant(previous_now).isoformat()} (untimed) ...")
     warm_s, _, warm = timed(project_sweep, previous_now)

@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.template.response import TemplateResponse
 from django.urls import path
 
@@ -17,7 +17,7 @@ from sessions_app import clock
 from sessions_app import health as health_selectors
 from sessions_app.active_sessions import SweepFailed, reevaluate
 from sessions_app.health import sweep_health
-from sessions_app.models import Session, SessionInstance, SweepRun
+from sessions_app.models import Session, SessionInstance, SessionSchedule, SweepRun
 
 RECENT_DAYS = 30
 
@@ -28,10 +28,22 @@ def local(instant, session: Session) -> str:
     return local_instant.strftime("%Y-%m-%d %H:%M %Z") if local_instant else "—"
 
 
+def with_slot_label(instances):
+    """The slot's label without loading the slot (whose stored rules may not parse)."""
+    return instances.annotate(slot_label=F("schedule__label"))
+
+
+def slot_name(instance: SessionInstance) -> str:
+    if instance.schedule_id is None:
+        return "main" if instance.auto_created else "—"
+    label = getattr(instance, "slot_label", None)
+    return f"{label} (slot {instance.schedule_id})" if label else f"slot {instance.schedule_id}"
+
+
 class InstanceForm(forms.ModelForm):
     class Meta:
         model = SessionInstance
-        fields = ["session", "date", "start_time", "end_time", "is_cancelled", "is_active"]
+        fields = ["session", "date", "start_time", "end_time", "location_override", "is_cancelled", "is_active"]
 
     def clean(self):
         cleaned = super().clean()
@@ -55,12 +67,25 @@ class InstanceFormSet(forms.BaseInlineFormSet):
             raise forms.ValidationError("Only one instance of a session can be active at a time.")
 
 
+class ScheduleInline(admin.StackedInline):
+    """Further time slots, edited with the django-recurrence widget; the session's own
+    rules and times above are its main slot."""
+
+    model = SessionSchedule
+    fields = ["label", "recurrence", "start_time", "end_time"]
+    extra = 0
+    verbose_name_plural = "Further time slots (same venue, zone, first and last date)"
+    # A slot whose stored rules cannot be read loads as an unreadable value (sessions_app.fields):
+    # its form shows the stored text and the reason above the editor, so staff can fix it.
+
+
 class InstanceInline(admin.TabularInline):
     model = SessionInstance
     form = InstanceForm
     formset = InstanceFormSet
-    fields = ["date", "start_time", "end_time", "is_cancelled", "is_active", "auto_created", "local_window"]
-    readonly_fields = ["auto_created", "local_window"]
+    fields = ["date", "start_time", "end_time", "location_override", "is_cancelled", "is_active", "auto_created",
+              "slot", "local_window"]
+    readonly_fields = ["auto_created", "slot", "local_window"]
     extra = 0
     ordering = ["-date", "-start_time"]
     show_change_link = True
@@ -69,7 +94,11 @@ class InstanceInline(admin.TabularInline):
         # Recent and upcoming instances only: a weekly session gathers hundreds over the
         # years; older ones are in the instance list (filter by session).
         since = clock.now().date() - timedelta(days=RECENT_DAYS)
-        return super().get_queryset(request).select_related("session").filter(date__gte=since)
+        return with_slot_label(super().get_queryset(request).select_related("session").filter(date__gte=since))
+
+    @admin.display(description="Time slot")
+    def slot(self, obj: SessionInstance) -> str:
+        return slot_name(obj) if obj.pk else "—"
 
     @admin.display(description="Active window (local)")
     def local_window(self, obj: SessionInstance) -> str:
@@ -121,7 +150,7 @@ class SessionAdmin(admin.ModelAdmin):
     list_filter = [LiveFilter, "country", "city", "timezone", "auto_create_instances"]
     search_fields = ["name", "slug", "venue_name", "city", "address"]
     prepopulated_fields = {"slug": ["name"]}
-    inlines = [InstanceInline]
+    inlines = [ScheduleInline, InstanceInline]
     actions = [reevaluate_sessions]
     readonly_fields = ["created_at", "auto_created_until", "auto_create_due_at"]
     fieldsets = [
@@ -153,16 +182,23 @@ class SessionAdmin(admin.ModelAdmin):
 @admin.register(SessionInstance)
 class SessionInstanceAdmin(admin.ModelAdmin):
     form = InstanceForm
-    list_display = ["session", "date", "start_time", "end_time", "city", "country", "timezone", "is_active",
+    list_display = ["session", "date", "start_time", "end_time", "location_override", "slot", "city", "country", "timezone", "is_active",
                     "is_cancelled", "auto_created", "local_active_from", "local_active_until", "people_here_count"]
     list_filter = ["is_active", "is_cancelled", "auto_created", "session__country", "session__city"]
     search_fields = ["session__name", "session__venue_name", "session__city"]
     date_hierarchy = "date"
     list_select_related = ["session"]
     ordering = ["-date", "-start_time"]
-    readonly_fields = ["auto_created", "window_utc", "window_local"]
+    readonly_fields = ["auto_created", "slot", "window_utc", "window_local"]
     autocomplete_fields = ["session"]
     actions = ["reevaluate"]
+
+    def get_queryset(self, request):
+        return with_slot_label(super().get_queryset(request))
+
+    @admin.display(description="Time slot")
+    def slot(self, obj: SessionInstance) -> str:
+        return slot_name(obj)
 
     @admin.display(description="City", ordering="session__city")
     def city(self, obj: SessionInstance) -> str:

@@ -80,6 +80,7 @@ def instance_summary(instance: SessionInstance) -> dict:
         "start_time": instance.start_time.isoformat(timespec="minutes") if instance.start_time else None,
         "end_time": instance.end_time.isoformat(timespec="minutes") if instance.end_time else None,
         "venue_name": session.venue_name,
+        "location_override": instance.location_override or None,
         "city": session.city,
         "country": session.country,
         "url": reverse("instance_detail", args=[instance.pk]),

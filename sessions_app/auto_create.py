@@ -11,7 +11,8 @@ Runs inside the sweep's transaction, under its lock; never reads the clock.
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 
 from django.db import transaction
 from django.db.models import Q, TextField
@@ -19,7 +20,7 @@ from django.db.models.functions import Cast
 
 from sessions_app.db import IdIn
 from sessions_app.hooks import suppress_hooks
-from sessions_app.models import Session, SessionInstance
+from sessions_app.models import Session, SessionInstance, SessionSchedule
 from sessions_app.occurrences import RecurrenceError, occurrence_starts, parse_rules
 from sessions_app.windows import MAX_WINDOW
 
@@ -28,13 +29,26 @@ from sessions_app.windows import MAX_WINDOW
 NEXT_OCCURRENCE_SEARCH = timedelta(days=400)
 
 
-def _expected_occurrences(session: Session, t: datetime, after: datetime, before: datetime) -> list[SessionInstance]:
-    """Instances the recurrence calls for starting in ``[after, before)``, windows set,
+@dataclass
+class Slot:
+    """One regular time slot of a session: the main slot (``schedule_id`` None: the
+    session's own rules and times) or a ``SessionSchedule``."""
+
+    schedule_id: int | None
+    rules: object
+    start_time: time | None
+    end_time: time | None
+
+
+def _expected_occurrences(
+    session: Session, slot: Slot, t: datetime, after: datetime, before: datetime
+) -> list[SessionInstance]:
+    """Instances ``slot`` calls for starting in ``[after, before)``, windows set,
     within the session's initiation and termination dates, window still open at ``t``."""
     starts = occurrence_starts(
-        session.recurrence,
+        slot.rules,
         anchor_date=session.anchor_date(),
-        start_time=session.start_time,
+        start_time=slot.start_time,
         tz=session.zone,
         after=after,
         before=before,
@@ -47,8 +61,8 @@ def _expected_occurrences(session: Session, t: datetime, after: datetime, before
         if session.termination_date and local_date > session.termination_date:
             continue
         instance = SessionInstance(
-            session=session, date=local_date, start_time=session.start_time, end_time=session.end_time,
-            auto_created=True,
+            session=session, date=local_date, start_time=slot.start_time, end_time=slot.end_time,
+            auto_created=True, schedule_id=slot.schedule_id,
         )
         instance.refresh_window()
         if instance.active_until is not None and instance.active_until > t:
@@ -56,18 +70,23 @@ def _expected_occurrences(session: Session, t: datetime, after: datetime, before
     return expected
 
 
-def _remove_stale(session: Session, t: datetime, horizon_end: datetime) -> int:
+def _remove_stale(session: Session, slots: list[Slot], broken: set[int | None], t: datetime,
+                  horizon_end: datetime) -> int:
     """After a restart of the horizon (a schedule change): future auto-created instances
-    that no longer match and have no attendance go. By date: an instance edited by hand
-    (another time) still stands for its date."""
-    stale = session.instances.filter(auto_created=True, starts_at__gt=t, attendances__isnull=True)
-    last = stale.order_by("-starts_at").values_list("starts_at", flat=True).first()
-    if last is None:
+    that no longer match their slot and have no attendance go. Per slot and by date: an
+    instance edited by hand (another time) still stands for its slot's date. Instances of a
+    slot whose rules cannot be read (``broken``) are left alone."""
+    stale = list(session.instances.filter(auto_created=True, starts_at__gt=t, attendances__isnull=True))
+    if not stale:
         return 0
+    until = max(max(i.starts_at for i in stale), horizon_end) + timedelta(seconds=1)
     still_wanted = {
-        i.date for i in _expected_occurrences(session, t, t, max(last, horizon_end) + timedelta(seconds=1))
+        slot.schedule_id: {i.date for i in _expected_occurrences(session, slot, t, t, until)} for slot in slots
     }
-    doomed = [i.pk for i in stale if i.date not in still_wanted]
+    doomed = [
+        i.pk for i in stale
+        if i.schedule_id not in broken and i.date not in still_wanted.get(i.schedule_id, ())
+    ]
     if not doomed:
         return 0
     with suppress_hooks():
@@ -75,32 +94,71 @@ def _remove_stale(session: Session, t: datetime, horizon_end: datetime) -> int:
     return removed
 
 
-def _create_for(session: Session, t: datetime) -> list[SessionInstance]:
-    """Create the missing occurrences of one due session and move its horizon on."""
-    if session.start_time is None or session.end_time is None:
-        raise RecurrenceError("Missing start or end time")
+def _create_for(session: Session, slots: list[Slot], broken: set[int | None], t: datetime,
+                errors: list[dict]) -> list[SessionInstance]:
+    """Create the missing occurrences of one due session's slots and move its horizon on.
+
+    A slot that cannot be expanded is that slot's error (appended to ``errors``); the
+    other slots still run. Slots are taken in order (the main slot first): where two of
+    them start at the same time on one date, the first has it (unique session, date and
+    start time).
+    """
     horizon_end = t + timedelta(hours=session.auto_create_hours_ahead)
     restart = session.auto_created_until is None
     after = t - MAX_WINDOW if restart else session.auto_created_until
-    expected = _expected_occurrences(session, t, after, horizon_end)
+    expected: list[SessionInstance] = []
+    upcoming_starts = []
+    usable = []
+    failures = []
+    for slot in slots:
+        try:
+            expected += _expected_occurrences(session, slot, t, after, horizon_end)
+            upcoming = _expected_occurrences(session, slot, t, horizon_end, horizon_end + NEXT_OCCURRENCE_SEARCH)
+        except RecurrenceError as exc:
+            failures.append((slot, exc))
+            continue
+        usable.append(slot)
+        if upcoming:
+            upcoming_starts.append(upcoming[0].starts_at)
+    if failures and not usable:
+        # Nothing of this session can be expanded: it stays due, its error is reported
+        # at every sweep (a session without further slots behaves as it always did).
+        raise failures[0][1]
+    for slot, exc in failures:
+        broken.add(slot.schedule_id)
+        errors.append(_slot_error(session, slot, exc))
     if restart:
-        _remove_stale(session, t, horizon_end)
+        _remove_stale(session, usable, broken, t, horizon_end)
 
     existing = session.instances.filter(date__in={i.date for i in expected}).values_list(
-        "date", "start_time", "auto_created"
+        "date", "start_time", "auto_created", "schedule_id"
     )
-    taken = {(d, s) for d, s, _ in existing} | {(d, "auto") for d, _, auto in existing if auto}
-    missing = [i for i in expected if (i.date, i.start_time) not in taken and (i.date, "auto") not in taken]
+    taken_times = {(d, s) for d, s, _, _ in existing}
+    taken_slot_dates = {(d, slot) for d, _, auto, slot in existing if auto}
+    missing = []
+    for instance in expected:
+        if (instance.date, instance.start_time) in taken_times:
+            continue
+        if (instance.date, instance.schedule_id) in taken_slot_dates:
+            continue
+        missing.append(instance)
+        taken_times.add((instance.date, instance.start_time))
+        taken_slot_dates.add((instance.date, instance.schedule_id))
     SessionInstance.objects.bulk_create(missing)
 
-    upcoming = _expected_occurrences(session, t, horizon_end, horizon_end + NEXT_OCCURRENCE_SEARCH)
     due_at = (
-        upcoming[0].starts_at - timedelta(hours=session.auto_create_hours_ahead)
-        if upcoming
+        min(upcoming_starts) - timedelta(hours=session.auto_create_hours_ahead)
+        if upcoming_starts
         else horizon_end + NEXT_OCCURRENCE_SEARCH
     )
     Session.objects.filter(pk=session.pk).update(auto_created_until=horizon_end, auto_create_due_at=due_at)
     return missing
+
+
+def _slot_error(session: Session, slot: Slot, exc: Exception) -> dict:
+    if slot.schedule_id is None:
+        return {"session_id": session.pk, "error": str(exc)}
+    return {"session_id": session.pk, "schedule_id": slot.schedule_id, "error": f"Time slot {slot.schedule_id}: {exc}"}
 
 
 def due_sessions(t: datetime, *, session_ids: Collection[int] | None) -> list[Session]:
@@ -126,6 +184,33 @@ def _parse_rules(session: Session) -> None:
     session.recurrence = parse_rules(session.recurrence_text or "")
 
 
+def session_slots(session: Session, schedules: list[SessionSchedule], errors: list[dict]) -> list[Slot]:
+    """The slots of a due session, main first; a further slot whose rules cannot be read
+    is reported in ``errors`` and left out. Raises ``RecurrenceError`` for the main slot
+    (unreadable rules, or no times) only when the session has no further slot; with
+    further slots, a main slot without rules and times is simply absent."""
+    slots = []
+    for schedule in schedules:
+        try:
+            rules = parse_rules(schedule.rules_text or "")
+        except RecurrenceError as exc:
+            errors.append(_slot_error(session, Slot(schedule.pk, None, None, None), exc))
+            continue
+        slots.append(Slot(schedule.pk, rules, schedule.start_time, schedule.end_time))
+    try:
+        _parse_rules(session)
+        if session.start_time is None or session.end_time is None:
+            if schedules and not session.recurrence:
+                return slots
+            raise RecurrenceError("Missing start or end time")
+    except RecurrenceError as exc:
+        if not schedules:
+            raise
+        errors.append(_slot_error(session, Slot(None, None, None, None), exc))
+        return slots
+    return [Slot(None, session.recurrence, session.start_time, session.end_time), *slots]
+
+
 def auto_create(
     t: datetime, *, session_ids: Collection[int] | None, skip: Collection[int], errors: list[dict]
 ) -> list[dict]:
@@ -133,20 +218,29 @@ def auto_create(
     (``session_ids=None``) or those listed, except ``skip`` (invalid timezones).
 
     Per-session problems (unparsable or unsupported rules, missing times) are appended to
-    ``errors`` and that session is skipped; each session runs in a savepoint so a failure
+    ``errors`` and that session is skipped; a further slot's problem is that slot's error,
+    and the session's other slots still run; each session runs in a savepoint so a failure
     leaves nothing of it half-done. Returns the ``auto_created`` entries of the report.
     """
     report = []
-    for session in due_sessions(t, session_ids=session_ids):
+    due = due_sessions(t, session_ids=session_ids)
+    schedules = SessionSchedule.objects.as_text_by_session([session.pk for session in due]) if due else {}
+    for session in due:
         if session.pk in skip:
             continue
+        slot_errors: list[dict] = []
         try:
-            _parse_rules(session)
+            slots = session_slots(session, schedules.get(session.pk, []), slot_errors)
+            if not slots:
+                errors.extend(slot_errors)
+                continue
             with transaction.atomic():
-                created = _create_for(session, t)
+                created = _create_for(session, slots, {e.get("schedule_id") for e in slot_errors}, t, slot_errors)
         except RecurrenceError as exc:
+            errors.extend(slot_errors)
             errors.append({"session_id": session.pk, "error": str(exc)})
             continue
+        errors.extend(slot_errors)
         if created:
             report.append({
                 "session_id": session.pk,

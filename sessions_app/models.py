@@ -11,12 +11,15 @@ from zoneinfo import TZPATH, ZoneInfo, ZoneInfoNotFoundError
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, TextField
+from django.db.models.functions import Cast
 
 from sessions_app import clock
+from sessions_app.db import IdIn
 from sessions_app.fields import RecurrenceField, is_unreadable, serialize_rules  # noqa: F401 (re-exported)
+from sessions_app.hooks import suppress_hooks
 from sessions_app.locks import lock_live_state
-from sessions_app.occurrences import RecurrenceError, check_supported, rules_need_anchor
+from sessions_app.occurrences import RecurrenceError, check_supported, parse_rules, rules_need_anchor
 from sessions_app.windows import MAX_BUFFER_MINUTES, MAX_WINDOW, Window, compute_window, is_valid_timezone, zone
 
 
@@ -288,6 +291,19 @@ class Session(LocksLiveState, HasCountry, TracksLoadedValues, models.Model):
             )
         if self.recurrence and (self.start_time is None or self.end_time is None):
             raise ValidationError({"start_time": "A recurring session needs a start and an end time."})
+        if self.pk and not self.initiation_date and self._slots_need_anchor():
+            raise ValidationError(
+                {"initiation_date": "A further time slot counts 'every N weeks' from the first date: keep it set."}
+            )
+
+    def _slots_need_anchor(self) -> bool:
+        for slot in SessionSchedule.objects.as_text_by_session([self.pk]).get(self.pk, []):
+            try:
+                if rules_need_anchor(parse_rules(slot.rules_text or "")):
+                    return True
+            except RecurrenceError:
+                continue
+        return False
 
     def save(self, *args, **kwargs):
         changed = self.changed_fields()
@@ -315,8 +331,9 @@ class Session(LocksLiveState, HasCountry, TracksLoadedValues, models.Model):
     def _carry_changes_to_instances(self, changed: set[str], old: dict) -> None:
         """Bring instances that have not ended in line with a change of times, zone or buffers.
 
-        Instances that have not started and still carry the old session time take the new
-        one; individually edited ones keep theirs. Ended instances are history and stay.
+        Instances of the main slot (``schedule`` null) that have not started and still
+        carry the old session time take the new one; individually edited ones keep theirs,
+        and instances of further slots keep their slot's times. Ended instances are history and stay.
         An instance also keeps its start time when another instance of the session already
         starts at the new time on its date (unique session, date, start time).
         """
@@ -327,14 +344,16 @@ class Session(LocksLiveState, HasCountry, TracksLoadedValues, models.Model):
         for instance in not_ended:
             before = (instance.start_time, instance.end_time, *instance.window_values())
             not_started = instance.starts_at is None or instance.starts_at > now
+            main_slot = instance.schedule_id is None
             if (
                 not_started
+                and main_slot
                 and "start_time" in changed
                 and instance.start_time == old["start_time"]
                 and (instance.date, self.start_time) not in taken
             ):
                 instance.start_time = self.start_time
-            if not_started and "end_time" in changed and instance.end_time == old["end_time"]:
+            if not_started and main_slot and "end_time" in changed and instance.end_time == old["end_time"]:
                 instance.end_time = self.end_time
             instance.session = self
             instance.refresh_window()
@@ -344,6 +363,128 @@ class Session(LocksLiveState, HasCountry, TracksLoadedValues, models.Model):
         SessionInstance.objects.bulk_update(
             changed_rows, ["start_time", "end_time", "starts_at", "ends_at", "active_from", "active_until", "updated_at"]
         )
+
+
+SLOT_SCHEDULE_FIELDS = ("recurrence", "start_time", "end_time")
+
+
+class SessionScheduleQuerySet(LiveStateQuerySet):
+    def as_text_by_session(self, session_ids) -> dict[int, list[SessionSchedule]]:
+        """The slots of these sessions by session id, in slot order, their rules read as
+        text (``rules_text``, parsed by the caller per slot with
+        ``occurrences.parse_rules``) so that one unreadable row breaks nothing else.
+        One query; ``recurrence`` itself is deferred and must not be read."""
+        rows = (
+            self.filter(IdIn("session_id", session_ids))
+            .defer("recurrence")
+            .annotate(rules_text=Cast("recurrence", TextField()))
+            .order_by("session_id", "pk")
+        )
+        by_session: dict[int, list[SessionSchedule]] = {}
+        for row in rows:
+            by_session.setdefault(row.session_id, []).append(row)
+        return by_session
+
+
+class SessionSchedule(LocksLiveState, TracksLoadedValues, models.Model):
+    """A further regular time slot of a session (SPEC section 1); the session's own rules
+    and times are its main slot. The session's anchor, termination date, zone and
+    buffers apply to every slot."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="schedules")
+    recurrence = RecurrenceField(help_text="Counted from the session's first date (initiation date)")
+    start_time = models.TimeField(help_text="Local wall-clock time")
+    end_time = models.TimeField(help_text="Local wall-clock time; at or before the start means the next day")
+    label = models.CharField(max_length=100, blank=True, help_text="Optional, e.g. 'Sunday afternoon'")
+
+    objects = SessionScheduleQuerySet.as_manager()
+
+    tracked_fields = (*SLOT_SCHEDULE_FIELDS, "session_id")
+
+    class Meta:
+        ordering = ["session", "pk"]
+        verbose_name = "further time slot"
+
+    def __str__(self) -> str:
+        times = f"{self.start_time:%H:%M}–{self.end_time:%H:%M}" if self.start_time and self.end_time else ""
+        return " ".join(part for part in (self.label, times) if part) or f"slot {self.pk}"
+
+    def tracked_value(self, name: str):
+        value = getattr(self, name)
+        return serialize_rules(value) if name == "recurrence" else value
+
+    def clean(self) -> None:
+        super().clean()
+        if not self.recurrence or not (self.recurrence.rrules or self.recurrence.rdates):
+            raise ValidationError({"recurrence": "A time slot needs its rules (e.g. weekly on Sunday)."})
+        try:
+            check_supported(self.recurrence)
+            # A value that deserialises can still fail to serialise (INTERVAL=0).
+            serialize_rules(self.recurrence)
+        except RecurrenceError as exc:
+            raise ValidationError({"recurrence": str(exc) or "These rules cannot be stored."}) from exc
+        try:
+            session = self.session
+        except Session.DoesNotExist:
+            session = None
+        if session is not None and rules_need_anchor(self.recurrence) and not session.initiation_date:
+            raise ValidationError({
+                "recurrence": "'Every N weeks' and weekly rules without a weekday count from the session's "
+                              "first date: set the session's initiation date first."
+            })
+
+    def save(self, *args, **kwargs):
+        changed = self.changed_fields()
+        old = dict(getattr(self, "loaded", {}))
+        adding = self._state.adding
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if adding or changed & set(SLOT_SCHEDULE_FIELDS):
+                restart_horizon(self.session_id)
+            if not adding and changed & {"start_time", "end_time"}:
+                self._carry_times_to_instances(changed, old)
+
+    def _carry_times_to_instances(self, changed: set[str], old: dict) -> None:
+        """This slot's instances that have not started and still carry the slot's old time
+        take the new one (like the main slot's, ``Session._carry_changes_to_instances``)."""
+        now = clock.now()
+        instances = SessionInstance.objects.filter(schedule=self).filter(
+            Q(starts_at__gt=now) | Q(starts_at__isnull=True)
+        ).select_related("session")
+        taken = set(
+            SessionInstance.objects.filter(session_id=self.session_id).values_list("date", "start_time")
+        ) if "start_time" in changed else set()
+        changed_rows = []
+        for instance in instances:
+            before = (instance.start_time, instance.end_time)
+            if ("start_time" in changed and instance.start_time == old["start_time"]
+                    and (instance.date, self.start_time) not in taken):
+                instance.start_time = self.start_time
+            if "end_time" in changed and instance.end_time == old["end_time"]:
+                instance.end_time = self.end_time
+            if (instance.start_time, instance.end_time) != before:
+                instance.refresh_window()
+                changed_rows.append(instance)
+        SessionInstance.objects.bulk_update(
+            changed_rows, ["start_time", "end_time", "starts_at", "ends_at", "active_from", "active_until"]
+        )
+
+    def release_instances(self, t: datetime) -> None:
+        """Before this slot is deleted: its auto-created instances starting after ``t``
+        without answers go; the others stay as instances of no slot (``schedule`` is set
+        to null by the deletion), and the future ones among them stop counting as
+        auto-created, so they do not stand for the main slot's occurrence on their date."""
+        future = SessionInstance.objects.filter(schedule=self, auto_created=True, starts_at__gt=t)
+        with suppress_hooks():
+            future.filter(attendances__isnull=True).delete()
+        SessionInstance.objects.filter(pk__in=future.values("pk")).update(auto_created=False)
+        restart_horizon(self.session_id)
+
+
+def restart_horizon(session_id: int) -> None:
+    """A change of one slot restarts the auto-create horizon of the whole session (NULL
+    markers: restart and due at the next evaluation)."""
+    Session.objects.filter(pk=session_id).update(auto_created_until=None, auto_create_due_at=None)
 
 
 class SessionInstanceQuerySet(LiveStateQuerySet):
@@ -374,11 +515,18 @@ class SessionInstanceQuerySet(LiveStateQuerySet):
 class SessionInstance(LocksLiveState, TracksLoadedValues, models.Model):
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="instances")
     date = models.DateField(help_text="The local date the instance starts")
-    start_time = models.TimeField(null=True, blank=True, help_text="Local; empty copies the session's")
-    end_time = models.TimeField(null=True, blank=True, help_text="Local; empty copies the session's")
+    start_time = models.TimeField(null=True, blank=True, help_text="Local; empty copies its slot's")
+    end_time = models.TimeField(null=True, blank=True, help_text="Local; empty copies its slot's")
     is_cancelled = models.BooleanField(default=False)
     is_active = models.BooleanField(default=False)
     auto_created = models.BooleanField(default=False, editable=False)
+    schedule = models.ForeignKey(
+        SessionSchedule, null=True, blank=True, on_delete=models.SET_NULL, related_name="instances",
+        help_text="The further time slot that generated it; empty for the main slot and hand-made instances",
+    )
+    location_override = models.CharField(
+        max_length=200, blank=True, default="", db_default="", help_text="Shown instead of the venue, e.g. 'Upstairs at the Swan this week'"
+    )
     starts_at = models.DateTimeField(null=True, blank=True, editable=False)
     ends_at = models.DateTimeField(null=True, blank=True, editable=False)
     active_from = models.DateTimeField(null=True, blank=True, editable=False)
@@ -437,10 +585,11 @@ class SessionInstance(LocksLiveState, TracksLoadedValues, models.Model):
 
     def save(self, *args, **kwargs):
         if self._state.adding:
+            slot = self.schedule if self.schedule_id else self.session
             if self.start_time is None:
-                self.start_time = self.session.start_time
+                self.start_time = slot.start_time
             if self.end_time is None:
-                self.end_time = self.session.end_time
+                self.end_time = slot.end_time
         self.refresh_window()
         update_fields = kwargs.get("update_fields")
         if update_fields is not None:
@@ -448,6 +597,11 @@ class SessionInstance(LocksLiveState, TracksLoadedValues, models.Model):
             touched = {"updated_at"} if set(update_fields) - {"is_active"} else set()
             kwargs["update_fields"] = {*update_fields, "starts_at", "ends_at", "active_from", "active_until", *touched}
         super().save(*args, **kwargs)
+
+    @property
+    def venue(self) -> str:
+        """Where this instance is: its ``location_override``, else the session's venue."""
+        return self.location_override or self.session.venue_name
 
     @property
     def local_starts(self) -> datetime | None:

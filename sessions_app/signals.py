@@ -13,14 +13,14 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
 from people.location import people_concerned_by
 from people.models import Attendance
-from sessions_app import active_sessions
+from sessions_app import active_sessions, clock
 from sessions_app.hooks import hooks_suppressed
-from sessions_app.models import Session, SessionInstance
+from sessions_app.models import Session, SessionInstance, SessionSchedule
 
 logger = logging.getLogger("ceol.hooks")
 
@@ -45,6 +45,22 @@ def session_saved(sender, instance: Session, raw=False, **kwargs):
     if raw or hooks_suppressed():
         return
     _reevaluate_on_commit(f"session {instance.pk}", session_ids=[instance.pk])
+
+
+@receiver(post_save, sender=SessionSchedule, dispatch_uid="ceol_schedule_saved")
+@receiver(post_delete, sender=SessionSchedule, dispatch_uid="ceol_schedule_deleted")
+def schedule_changed(sender, instance: SessionSchedule, raw=False, **kwargs):
+    # The save or deletion restarted the session's horizon; this makes it happen now.
+    if raw or hooks_suppressed():
+        return
+    _reevaluate_on_commit(f"session {instance.session_id}", session_ids=[instance.session_id])
+
+
+@receiver(pre_delete, sender=SessionSchedule, dispatch_uid="ceol_schedule_deleting")
+def schedule_deleting(sender, instance: SessionSchedule, **kwargs):
+    # Inside the deleting transaction, while the instances still name their slot: the
+    # deletion sets ``schedule`` to null, and then nobody can tell which slot they were.
+    instance.release_instances(clock.now())
 
 
 @receiver(post_save, sender=SessionInstance, dispatch_uid="ceol_instance_saved")

@@ -7,14 +7,16 @@ post to ``people.views``.
 
 from __future__ import annotations
 
-from django.db.models import OuterRef, Q, Subquery
+import recurrence as recurrence_lib
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Lower, Trim
 from django.shortcuts import get_object_or_404, render
 
 from people.models import Attendance
 from people.services import live_nearby, people_at
 from sessions_app import clock
-from sessions_app.models import Session, SessionInstance
+from sessions_app.models import Session, SessionInstance, SessionSchedule
+from sessions_app.occurrences import RecurrenceError, parse_rules
 
 UPCOMING_SHOWN = 10
 PAST_SHOWN = 5
@@ -28,7 +30,17 @@ def _with_live_and_next(sessions, now):
         .order_by("starts_at")
         .values("starts_at")[:1]
     )
-    return sessions.annotate(live_instance_id=Subquery(live), next_starts_at=Subquery(upcoming))
+    return sessions.annotate(
+        live_instance_id=Subquery(live), next_starts_at=Subquery(upcoming),
+        has_slots=Exists(SessionSchedule.objects.filter(session=OuterRef("pk"))),
+    )
+
+
+def _slots_of(sessions) -> dict[int, list[SessionSchedule]]:
+    """Further slots of these sessions (annotated ``has_slots``), as text: one query, and
+    none when no session has any."""
+    with_slots = [session.pk for session in sessions if session.has_slots]
+    return SessionSchedule.objects.as_text_by_session(with_slots) if with_slots else {}
 
 
 def describe_rules(rules) -> str:
@@ -40,15 +52,62 @@ def describe_rules(rules) -> str:
         return ""
 
 
+WEEKDAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
+def _weekly_words(rule) -> str:
+    """"Tuesdays", "every other Sunday", "every 3 weeks on Friday"; "" when the rule is
+    not a plain weekly one (the caller falls back to django-recurrence's words)."""
+    if rule.freq != recurrence_lib.WEEKLY or not rule.byday or rule.until or rule.count or rule.bysetpos:
+        return ""
+    if any(getattr(day, "index", None) for day in rule.byday):
+        return ""
+    days = [WEEKDAY_NAMES[getattr(day, "number", day)] for day in rule.byday]
+    interval = rule.interval or 1
+    if interval == 1:
+        return " and ".join(f"{day}s" for day in days)
+    every = "every other" if interval == 2 else f"every {interval} weeks on"
+    return f"{every} {' and '.join(days)}"
+
+
+def describe_slot(rules, start_time, end_time) -> str:
+    """One slot in words: "Tuesdays 21:00–23:30", "every other Sunday 16:00–19:00"."""
+    words = ""
+    if rules and rules.rrules and not rules.exrules and not rules.rdates:
+        simple = [_weekly_words(rule) for rule in rules.rrules]
+        words = "; ".join(simple) if all(simple) else ""
+    words = words or describe_rules(rules)
+    times = f"{start_time:%H:%M}–{end_time:%H:%M}" if start_time and end_time else ""
+    return " ".join(part for part in (words, times) if part)
+
+
+def describe_schedule(session: Session, slots: list) -> str:
+    """A session's slots in words, the main slot first, joined by " · " (list and session
+    pages). ``slots`` come from ``SessionSchedule.objects.as_text_by_session``: a slot
+    whose stored rules cannot be read is left out, never an error."""
+    parts = [describe_slot(session.recurrence, session.start_time, session.end_time)]
+    for slot in slots:
+        try:
+            rules = parse_rules(slot.rules_text or "")
+        except RecurrenceError:
+            continue
+        words = describe_slot(rules, slot.start_time, slot.end_time)
+        parts.append(f"{words} ({slot.label})" if slot.label and words else words)
+    return " · ".join(part for part in parts if part)
+
+
 def home(request):
-    """All sessions by country and city, with LIVE NOW badges and the next start. One query."""
+    """All sessions by country and city, with LIVE NOW badges and the next start. One query
+    (a second one for the further slots when any session has some)."""
     now = clock.now()
     sessions = list(
         _with_live_and_next(Session.objects.all(), now).order_by("country", Lower(Trim("city")), "name")
     )
+    slots = _slots_of(sessions)
     for session in sessions:
         session.place = f"{session.city.strip()}, {session.country}"
         session.recurrence_text = describe_rules(session.recurrence)
+        session.schedule_text = describe_schedule(session, slots.get(session.pk, []))
         session.next_local = session.on_wall_clock(session.next_starts_at)
     return render(request, "home.html", {"sessions": sessions})
 
@@ -65,6 +124,7 @@ def session_detail(request, slug: str):
     return render(request, "sessions/session_detail.html", {
         "session": session,
         "recurrence_text": describe_rules(session.recurrence),
+        "schedule_text": describe_schedule(session, _slots_of([session]).get(session.pk, [])),
         "upcoming": upcoming,
         "past": past,
     })

@@ -34,9 +34,9 @@
     const popup = document.getElementById("active-session-popup");
     dot.href = live.url;
     dot.setAttribute("aria-label",
-      "You are at " + live.session_name + ", " + live.venue_name + ", " + live.city + ": open the session");
+      "You are at " + live.session_name + ", " + (live.location_override || live.venue_name) + ", " + live.city + ": open the session");
     setField(popup, "session_name", live.session_name);
-    setField(popup, "place", live.venue_name + ", " + live.city);
+    setField(popup, "place", (live.location_override || live.venue_name) + ", " + live.city);
     setField(popup, "when",
       live.date + " · " + (live.start_time || "?") + "–" + (live.end_time || "?") + " local time");
     dot.hidden = false;

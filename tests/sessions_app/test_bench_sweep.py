@@ -13,7 +13,7 @@ from django.db import connection
 
 from bench import data
 from people.models import Attendance, Person
-from sessions_app.models import Session, SessionInstance
+from sessions_app.models import Session, SessionInstance, SessionSchedule
 
 TIMING_KEYS = {"busy_s", "steady_s", "busy_statements", "steady_statements"}
 
@@ -104,3 +104,27 @@ def test_generated_windows_are_what_save_would_store():
     assert Attendance.objects.count() == 60 * 3
     assert Attendance.objects.filter(status="maybe", checked_in_at__isnull=False).count() == 0
     assert Attendance.objects.filter(status="yes", checked_in_at__isnull=True).count() == 0
+
+
+@pytest.mark.django_db
+def test_second_slot_gives_every_session_a_slot_with_its_own_instances_and_the_same_figures():
+    result, progress = run_bench("--sessions", "30", "--json", "--second-slot")
+    assert result["same_state"] is True
+    assert set(result["project"]) == TIMING_KEYS
+    assert result["project"]["busy_statements"] > result["project"]["steady_statements"] > 0
+    assert "second-slot instances: 1,590 / 1,590" in progress
+    assert SessionSchedule.objects.count() == 30
+    assert SessionInstance.objects.filter(schedule__isnull=True).count() == 30 * 53
+    assert SessionInstance.objects.filter(schedule__isnull=False).count() == 30 * 53
+    # Each second slot starts at another time than its session's main slot, in its zone.
+    for slot in SessionSchedule.objects.select_related("session"):
+        assert slot.start_time != slot.session.start_time
+        instance = slot.instances.order_by("date").first()
+        assert instance.local_starts.time() == slot.start_time
+
+
+@pytest.mark.django_db
+def test_second_slot_table_names_the_slots():
+    out = StringIO()
+    call_command("bench_sweep", "--sessions", "6", "--second-slot", "--skip-reference", stdout=out, stderr=StringIO())
+    assert "6 sessions (12 time slots)" in out.getvalue()

@@ -90,6 +90,8 @@ def session_form(**overrides) -> dict:
         "auto_create_hours_ahead": "24",
         "instances-TOTAL_FORMS": "0", "instances-INITIAL_FORMS": "0",
         "instances-MIN_NUM_FORMS": "0", "instances-MAX_NUM_FORMS": "1000",
+        "schedules-TOTAL_FORMS": "0", "schedules-INITIAL_FORMS": "0",
+        "schedules-MIN_NUM_FORMS": "0", "schedules-MAX_NUM_FORMS": "1000",
     }
     data.update(overrides)
     return data

@@ -33,8 +33,13 @@ class Command(BaseCommand):
             "--busy-runs", type=int, default=3,
             help="Busy sweeps per implementation, taking turns; the median is reported (default 3)",
         )
+        parser.add_argument(
+            "--second-slot", action="store_true",
+            help="Give every session a second time slot (SessionSchedule) with its own weekly instances",
+        )
 
-    def handle(self, *args, sessions, reset, skip_reference, people_per_session, explain, busy_runs, **options):
+    def handle(self, *args, sessions, reset, skip_reference, people_per_session, explain, busy_runs, second_slot=False,
+               **options):
         if sessions < 2 or people_per_session < 1 or busy_runs < 1:
             raise CommandError(
                 "--sessions must be at least 2, --people-per-session and --busy-runs at least 1.", returncode=2
@@ -51,7 +56,7 @@ class Command(BaseCommand):
             report = run(
                 sessions=sessions, reset=reset, skip_reference=skip_reference,
                 people_per_session=people_per_session, progress=progress, explain_to=explain_to,
-                busy_runs=busy_runs,
+                busy_runs=busy_runs, second_slot=second_slot,
             )
         except BenchmarkRefused as exc:
             raise CommandError(str(exc), returncode=1) from None
@@ -67,7 +72,8 @@ class Command(BaseCommand):
 def render_table(report: Report) -> str:
     build = report.build
     lines = [
-        f"ceol sweep benchmark: {report.sessions:,} sessions on {report.backend}",
+        f"ceol sweep benchmark: {report.sessions:,} sessions ({build.get('slots', report.sessions):,} time slots) "
+        f"on {report.backend}",
         f"built in {build['build_s']:.1f} s: {build['instances']:,} instances, {build['people']:,} people, "
         f"{build['attendances']:,} answers",
         f"evaluated at {report.evaluated_at}; busy sweep from the previous cron run's state: "

@@ -21,7 +21,7 @@ from django.db import transaction
 
 from people.models import Attendance, Person
 from sessions_app import clock
-from sessions_app.models import Session, SessionInstance, serialize_rules
+from sessions_app.models import Session, SessionInstance, SessionSchedule, serialize_rules
 from sessions_app.occurrences import RecurrenceError, occurrence_starts
 
 DEMO_FILE = Path(settings.BASE_DIR) / "fixtures" / "demo.json"
@@ -75,10 +75,15 @@ def load_demo_data(data: dict, *, today: date | None = None, now: datetime | Non
         sessions = {}
         for spec in data["sessions"]:
             session = _sync_session(spec, now=now, today=today, summary=summary)
+            slots = [_sync_schedule(session, slot) for slot in spec.get("schedules", [])]
             _ensure_instances(session, today=_local_today(session, today, now), summary=summary)
+            for slot in slots:
+                _ensure_instances(session, today=_local_today(session, today, now), summary=summary, slot=slot)
             sessions[session.slug] = session
         for spec in data.get("attendances", []):
             _add_attendances(spec, sessions, users, today=today, now=now, summary=summary)
+        for spec in data.get("location_overrides", []):
+            _set_location_override(spec, sessions, today=today, now=now, summary=summary)
     return summary
 
 
@@ -154,7 +159,7 @@ def _sync_person(spec: dict, user, summary: DemoSummary) -> None:
 
 
 def _session_values(spec: dict) -> dict:
-    values = {**SESSION_DEFAULTS, **{k: v for k, v in spec.items() if k != "initiation_in_days"}}
+    values = {**SESSION_DEFAULTS, **{k: v for k, v in spec.items() if k not in ("initiation_in_days", "schedules")}}
     for name in ("start_time", "end_time"):
         values[name] = time.fromisoformat(values[name]) if values.get(name) else None
     for name in ("initiation_date", "termination_date"):
@@ -185,6 +190,20 @@ def _sync_session(spec: dict, *, now: datetime, today: date | None, summary: Dem
     return session
 
 
+def _sync_schedule(session: Session, spec: dict) -> SessionSchedule:
+    """Create or update the further time slot of ``session`` named by ``spec["label"]``."""
+    slot = session.schedules.filter(label=spec["label"]).first() or SessionSchedule(session=session)
+    values = {
+        "label": spec["label"],
+        "recurrence": spec["recurrence"],
+        "start_time": time.fromisoformat(spec["start_time"]),
+        "end_time": time.fromisoformat(spec["end_time"]),
+    }
+    if _assign(slot, values) or slot.pk is None:
+        _save_valid(slot, f"session {session.slug} slot {spec['label']!r}")
+    return slot
+
+
 def _keep_in_future(session: Session, days: int, *, today: date | None, now: datetime) -> bool:
     """Give a session that has not started an ``initiation_date`` after today: the first
     date its rules produce from ``days`` days on. True when it had to change."""
@@ -198,14 +217,15 @@ def _keep_in_future(session: Session, days: int, *, today: date | None, now: dat
     return True
 
 
-def _occurrence_dates(session: Session, first: date, stop: date) -> list[date]:
+def _occurrence_dates(session: Session, first: date, stop: date, slot: SessionSchedule | None = None) -> list[date]:
     """Local dates from ``first`` up to, not including, ``stop`` on which the session
-    occurs, within its initiation and termination dates."""
+    (its main slot, or ``slot``) occurs, within its initiation and termination dates."""
     tz = session.zone
+    rules = slot or session
     starts = occurrence_starts(
-        session.recurrence,
+        rules.recurrence,
         anchor_date=session.anchor_date(),
-        start_time=session.start_time,
+        start_time=rules.start_time,
         tz=tz,
         after=datetime.combine(first, time(0), tzinfo=tz),
         before=datetime.combine(stop, time(0), tzinfo=tz),
@@ -218,21 +238,26 @@ def _occurrence_dates(session: Session, first: date, stop: date) -> list[date]:
     ]
 
 
-def _ensure_instances(session: Session, *, today: date, summary: DemoSummary) -> None:
-    """Instances for every occurrence from ``DAYS_BEFORE`` days before ``today`` to
-    ``DAYS_AHEAD`` days after, plus the next occurrence when none falls in that span."""
-    if not session.recurrence or session.start_time is None:
+def _ensure_instances(
+    session: Session, *, today: date, summary: DemoSummary, slot: SessionSchedule | None = None
+) -> None:
+    """Instances for every occurrence of the main slot (or ``slot``) from ``DAYS_BEFORE``
+    days before ``today`` to ``DAYS_AHEAD`` days after, plus the next occurrence when none
+    falls in that span."""
+    rules = slot or session
+    if not rules.recurrence or rules.start_time is None:
         return
     stop = today + timedelta(days=DAYS_AHEAD + 1)
     try:
-        dates = _occurrence_dates(session, today - timedelta(days=DAYS_BEFORE), stop)
+        dates = _occurrence_dates(session, today - timedelta(days=DAYS_BEFORE), stop, slot)
         if not any(d >= today for d in dates):
-            dates += _occurrence_dates(session, stop, stop + NEXT_OCCURRENCE_SEARCH)[:1]
+            dates += _occurrence_dates(session, stop, stop + NEXT_OCCURRENCE_SEARCH, slot)[:1]
     except RecurrenceError as exc:
         raise ValueError(f"session {session.slug}: {exc}") from exc
     for on in dates:
         _, created = SessionInstance.objects.get_or_create(
-            session=session, date=on, start_time=session.start_time, defaults={"end_time": session.end_time}
+            session=session, date=on, start_time=rules.start_time,
+            defaults={"end_time": rules.end_time, "schedule": slot},
         )
         summary.instances_created += created
 
@@ -261,6 +286,17 @@ def _add_attendances(spec, sessions, users, *, today, now, summary: DemoSummary)
             person=users[username].person, session_instance=instance, defaults={"status": status}
         )
         summary.attendances_created += created
+
+
+def _set_location_override(spec, sessions, *, today, now, summary: DemoSummary) -> None:
+    session = sessions[spec["session"]]
+    instance = _instance_relative_to_today(session, spec["instance"], _local_today(session, today, now))
+    if instance is None:
+        summary.unresolved.append(f"{session.slug} instance {spec['instance']}")
+        return
+    if not instance.location_override:  # one set on the demo site is theirs to keep
+        instance.location_override = spec["location_override"]
+        instance.save(update_fields=["location_override"])
 
 
 class Command(BaseCommand):
