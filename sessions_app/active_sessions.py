@@ -29,6 +29,7 @@ from sessions_app.db import IdIn, TextIn
 from sessions_app.locks import ADVISORY_LOCK_KEY, lock_live_state  # noqa: F401 (re-exported)
 from sessions_app.models import Session, SessionInstance, SweepRun
 from sessions_app.occurrences import RecurrenceError, occurrence_starts
+from sessions_app.recompute import recompute_windows_if_tz_database_changed
 from sessions_app.windows import MAX_WINDOW, valid_timezone_names
 
 logger = logging.getLogger("ceol.sweep")
@@ -390,6 +391,8 @@ def evaluate(
             if not lock_live_state(wait=trigger in WAITING_TRIGGERS):
                 return {"evaluated_at": t.isoformat(), "skipped": "another sweep is running", "activated": [],
                         "deactivated": [], "auto_created": [], "people_moved": [], "errors": []}
+            if full_sweep and recompute_windows_if_tz_database_changed(now=min(t, started_at)):
+                full = True  # windows moved under a new tz database: evaluate every session
             since = None
             if full_sweep and session_ids is None and not full:
                 since = _incremental_since(t, started_at)

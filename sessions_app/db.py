@@ -9,7 +9,7 @@ statement whatever the number of changes.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from django.db import connection, models
 from django.db.models import BooleanField, F, Func
@@ -75,5 +75,43 @@ def assign_foreign_keys(model: type[models.Model], field_name: str, values: Mapp
                 "      FROM json_each(%s)) AS v "
                 f"WHERE {table}.{pk} = v.id",
                 [json.dumps([[i, values[i]] for i in ids])],
+            )
+        return cursor.rowcount
+
+
+def assign_columns(model: type[models.Model], field_names: Sequence[str], rows: Mapping[int, Sequence]) -> int:
+    """Set several columns per row in one statement: ``{pk: (value per field, ...)}``.
+
+    The same join against a list of rows as ``assign_foreign_keys`` (one array per column
+    through ``unnest`` on PostgreSQL, one JSON text on SQLite), for any column type Django
+    can prepare. Returns the number of rows updated.
+    """
+    if not rows:
+        return 0
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    pk = quote(model._meta.pk.column)
+    fields = [model._meta.get_field(name) for name in field_names]
+    columns = [quote(field.column) for field in fields]
+    assignments = ", ".join(f"{column} = v.c{n}" for n, column in enumerate(columns))
+    ids = list(rows)
+    prepared = {pk_: [field.get_db_prep_value(value, connection) for field, value in zip(fields, rows[pk_], strict=True)]
+                for pk_ in ids}
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
+            names = ", ".join(f"c{n}" for n in range(len(fields)))
+            cursor.execute(
+                f"UPDATE {table} SET {assignments} "
+                f"FROM unnest(%s::bigint[], {arrays}) AS v(id, {names}) WHERE {table}.{pk} = v.id",
+                [ids, *([prepared[i][n] for i in ids] for n in range(len(fields)))],
+            )
+        else:
+            extracted = ", ".join(f"json_extract(value, '$[{n + 1}]') AS c{n}" for n in range(len(fields)))
+            cursor.execute(
+                f"UPDATE {table} SET {assignments} "
+                f"FROM (SELECT json_extract(value, '$[0]') AS id, {extracted} FROM json_each(%s)) AS v "
+                f"WHERE {table}.{pk} = v.id",
+                [json.dumps([[i, *prepared[i]] for i in ids])],
             )
         return cursor.rowcount

@@ -17,7 +17,7 @@ from recurrence.fields import RecurrenceField
 
 from sessions_app import clock
 from sessions_app.occurrences import RecurrenceError, check_supported, rules_need_anchor
-from sessions_app.windows import MAX_BUFFER_MINUTES, MAX_WINDOW, Window, compute_window, is_valid_timezone, zone
+from sessions_app.windows import MAX_BUFFER_MINUTES, MAX_WINDOW, Window, is_valid_timezone, window_in_zone, zone
 
 
 def validate_timezone(value: str) -> None:
@@ -281,7 +281,7 @@ class Session(HasCountry, TracksLoadedValues, models.Model):
         starts at the new time on its date (unique session, date, start time).
         """
         now = clock.now()
-        not_ended = self.instances.filter(Q(ends_at__gt=now) | Q(ends_at__isnull=True))
+        not_ended = self.instances.not_ended_at(now)
         taken = set(self.instances.values_list("date", "start_time")) if "start_time" in changed else set()
         changed_rows = []
         for instance in not_ended:
@@ -328,6 +328,11 @@ class SessionInstanceQuerySet(models.QuerySet):
 
     def active(self):
         return self.filter(is_active=True)
+
+    def not_ended_at(self, t: datetime):
+        """Instances that have not ended at ``t``, and those with no known end: the ones
+        whose stored window still matters and is kept in line with its inputs (SPEC 1)."""
+        return self.filter(Q(ends_at__gt=t) | Q(ends_at__isnull=True))
 
     def active_not_qualifying_at(self, t: datetime):
         """Active instances whose own data stops them qualifying at ``t``: window not open
@@ -381,14 +386,11 @@ class SessionInstance(TracksLoadedValues, models.Model):
     def window(self) -> Window | None:
         """This instance's UTC window from its local date and times; ``None`` when unknown
         or when the session's timezone is not valid."""
-        tz = self.session.zone
-        if tz is None:
-            return None
-        return compute_window(
+        return window_in_zone(
+            timezone_name=self.session.timezone,
             local_date=self.date,
             start_time=self.start_time,
             end_time=self.end_time,
-            tz=tz,
             buffer_before_minutes=self.session.active_buffer_minutes_before,
             buffer_after_minutes=self.session.active_buffer_minutes_after,
         )
@@ -460,3 +462,24 @@ class SweepRun(models.Model):
     @property
     def duration(self) -> timedelta | None:
         return self.finished_at - self.started_at if self.finished_at else None
+
+
+class TimeZoneDataVersion(models.Model):
+    """One row each time the stored windows were brought in line with a tz database.
+
+    The latest row names the tz database version (``windows.tz_database_version()``) that
+    the stored UTC windows of instances that had not ended were last recomputed with; the
+    sweep compares it with the version on disk and recomputes when they differ (SPEC 1).
+    A log rather than a single row: it costs the same one-row read and shows when each
+    upgrade was applied and how many windows it moved.
+    """
+
+    version = models.CharField(max_length=500)
+    recorded_at = models.DateTimeField()
+    instances_recomputed = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.version} (recorded {self.recorded_at:%Y-%m-%d %H:%M} UTC)"
