@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 
 from django.db import connection, models
 from django.db.models import BooleanField, F, Func
@@ -79,39 +80,68 @@ def assign_foreign_keys(model: type[models.Model], field_name: str, values: Mapp
         return cursor.rowcount
 
 
-def assign_columns(model: type[models.Model], field_names: Sequence[str], rows: Mapping[int, Sequence]) -> int:
-    """Set several columns per row in one statement: ``{pk: (value per field, ...)}``.
+def _iso_instant(value: datetime | None) -> str | None:
+    """PostgreSQL: an aware instant as ISO 8601 text with its offset, read as
+    ``timestamptz`` by the statement. Cheaper in bulk than Django's own
+    ``get_db_prep_value``, which costs several times the window maths per value."""
+    return None if value is None else value.isoformat()
 
-    The same join against a list of rows as ``assign_foreign_keys`` (one array per column
-    through ``unnest`` on PostgreSQL, one JSON text on SQLite), for any column type Django
-    can prepare. Returns the number of rows updated.
-    """
+
+def _sqlite_instant(value: datetime | None) -> str | None:
+    """SQLite: the text Django stores for an aware instant (naive UTC, ``str()``)."""
+    return None if value is None else str(value.astimezone(UTC).replace(tzinfo=None))
+
+
+def _instant_rows(model: type[models.Model], field_names: Sequence[str], rows: Mapping[int, Sequence]):
+    """SQL for ``rows`` (``{pk: (instant per field, ...)}``) as a relation
+    ``v(id, c0, c1, ...)``, its parameters, the null-safe "stored value differs" test of
+    each column against the table, and the ``SET`` list."""
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    columns = [quote(model._meta.get_field(name).column) for name in field_names]
+    names = [f"c{n}" for n in range(len(columns))]
+    ids = list(rows)
+    if connection.vendor == "postgresql":
+        # One JSON text, parsed by the server: binding arrays would make psycopg dump
+        # every element in Python.
+        declared = ", ".join(f"{name} timestamptz" for name in names)
+        source = f"json_to_recordset(%s::json) AS v(id bigint, {declared})"
+        params = [json.dumps([{"id": i, **dict(zip(names, map(_iso_instant, rows[i]), strict=True))} for i in ids])]
+        differs = "IS DISTINCT FROM"
+    else:
+        extracted = ", ".join(f"json_extract(value, '$[{n + 1}]') AS {name}" for n, name in enumerate(names))
+        source = f"(SELECT json_extract(value, '$[0]') AS id, {extracted} FROM json_each(%s)) AS v"
+        params = [json.dumps([[i, *map(_sqlite_instant, rows[i])] for i in ids])]
+        differs = "IS NOT"
+    different = " OR ".join(f"{table}.{column} {differs} v.{name}" for column, name in zip(columns, names, strict=True))
+    assignments = ", ".join(f"{column} = v.{name}" for column, name in zip(columns, names, strict=True))
+    return source, params, f"({different})", assignments
+
+
+def assign_instants(model: type[models.Model], field_names: Sequence[str], rows: Mapping[int, Sequence]) -> int:
+    """Set several ``DateTimeField`` columns per row in one statement, ``{pk: (aware
+    instant or None per field, ...)}``, writing only the rows that hold other values (no
+    write, no dead tuple for the rest). The same join against a list of rows as
+    ``assign_foreign_keys``. Returns the number of rows that changed."""
     if not rows:
         return 0
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     pk = quote(model._meta.pk.column)
-    fields = [model._meta.get_field(name) for name in field_names]
-    columns = [quote(field.column) for field in fields]
-    assignments = ", ".join(f"{column} = v.c{n}" for n, column in enumerate(columns))
-    ids = list(rows)
-    prepared = {pk_: [field.get_db_prep_value(value, connection) for field, value in zip(fields, rows[pk_], strict=True)]
-                for pk_ in ids}
+    source, params, different, assignments = _instant_rows(model, field_names, rows)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
-            names = ", ".join(f"c{n}" for n in range(len(fields)))
-            cursor.execute(
-                f"UPDATE {table} SET {assignments} "
-                f"FROM unnest(%s::bigint[], {arrays}) AS v(id, {names}) WHERE {table}.{pk} = v.id",
-                [ids, *([prepared[i][n] for i in ids] for n in range(len(fields)))],
-            )
-        else:
-            extracted = ", ".join(f"json_extract(value, '$[{n + 1}]') AS c{n}" for n in range(len(fields)))
-            cursor.execute(
-                f"UPDATE {table} SET {assignments} "
-                f"FROM (SELECT json_extract(value, '$[0]') AS id, {extracted} FROM json_each(%s)) AS v "
-                f"WHERE {table}.{pk} = v.id",
-                [json.dumps([[i, *prepared[i]] for i in ids])],
-            )
+        cursor.execute(f"UPDATE {table} SET {assignments} FROM {source} WHERE {table}.{pk} = v.id AND {different}", params)
         return cursor.rowcount
+
+
+def count_different_instants(model: type[models.Model], field_names: Sequence[str], rows: Mapping[int, Sequence]) -> int:
+    """How many rows ``assign_instants`` would change, without writing."""
+    if not rows:
+        return 0
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    pk = quote(model._meta.pk.column)
+    source, params, different, _ = _instant_rows(model, field_names, rows)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {table} JOIN {source} ON {table}.{pk} = v.id WHERE {different}", params)
+        return cursor.fetchone()[0]

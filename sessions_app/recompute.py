@@ -20,26 +20,42 @@ from datetime import datetime
 from django.db import transaction
 
 from sessions_app import clock, windows
-from sessions_app.db import assign_columns
+from sessions_app.db import assign_instants, count_different_instants
 from sessions_app.locks import lock_live_state
 from sessions_app.models import SessionInstance, TimeZoneDataVersion
 
 logger = logging.getLogger("ceol.windows")
 
 WINDOW_COLUMNS = ("starts_at", "ends_at", "active_from", "active_until")
-# Instances read, compared and written per step: each step is one SELECT (keyset-paged on
-# the primary key, joined to the session's zone and buffers) and at most one UPDATE.
+NO_WINDOW = (None, None, None, None)
+# Instances per step: each step is one SELECT (keyset-paged on the primary key, joined to
+# the session's zone and buffers) and one UPDATE that writes only the rows that differ.
 BATCH_SIZE = 5000
+# What a window derives from. The stored window itself is not read: the comparison
+# happens in the database (parsing four timestamps per row cost more than the rest).
+PAGE_COLUMNS = (
+    "pk", "date", "start_time", "end_time",
+    "session__timezone", "session__active_buffer_minutes_before", "session__active_buffer_minutes_after",
+)
+# Windows computed so far in one run, by their inputs: many instances share zone, date,
+# times and buffers (the same evening in one city), and the lookup costs far less than the
+# zone arithmetic. Bounded so that memory stays small whatever the table size.
+MEMO_LIMIT = 50_000
 
-# The tz database version this process's zone caches were filled under (see
-# ``recompute_windows_if_tz_database_changed``).
+# The tz database version this process's zone caches were filled under.
 _zones_loaded_for: str | None = None
 
 
-PAGE_COLUMNS = (
-    "pk", "date", "start_time", "end_time", *WINDOW_COLUMNS,
-    "session__timezone", "session__active_buffer_minutes_before", "session__active_buffer_minutes_after",
-)
+def _current_tz_database_version() -> str:
+    """The tz database version on disk now; when it is not the one this process's zone
+    caches were filled under (a ``tzdata`` upgrade under a long-running process), drop
+    those caches first, so that windows are computed with the rules on disk."""
+    global _zones_loaded_for
+    version = windows.tz_database_version()
+    if version != _zones_loaded_for:
+        windows.forget_loaded_zones()
+        _zones_loaded_for = version
+    return version
 
 
 def _page(now: datetime, *, after_pk: int) -> list[tuple]:
@@ -53,28 +69,31 @@ def _page(now: datetime, *, after_pk: int) -> list[tuple]:
     return list(rows.values_list(*PAGE_COLUMNS)[:BATCH_SIZE])
 
 
-def _changed_windows(page: list[tuple]) -> dict[int, tuple]:
-    """``{pk: (starts_at, ends_at, active_from, active_until)}`` for the rows of one page
-    whose stored window differs from the one computed from their local fields (all
-    ``None`` for unknown times or an invalid zone, as ``SessionInstance.refresh_window``)."""
-    changed = {}
-    for pk, on, start, end, *stored, timezone_name, before, after in page:
-        window = windows.window_in_zone(
-            timezone_name=timezone_name,
-            local_date=on,
-            start_time=start,
-            end_time=end,
-            buffer_before_minutes=before,
-            buffer_after_minutes=after,
-        )
-        computed = (
-            (None, None, None, None)
-            if window is None
-            else (window.starts_at, window.ends_at, window.active_from, window.active_until)
-        )
-        if computed != tuple(stored):
-            changed[pk] = computed
-    return changed
+def _computed_windows(page: list[tuple], memo: dict[tuple, tuple]) -> dict[int, tuple]:
+    """``{pk: (starts_at, ends_at, active_from, active_until)}`` computed from each row's
+    local fields: all ``None`` for unknown times or an invalid zone, as
+    ``SessionInstance.refresh_window`` stores them."""
+    if len(memo) > MEMO_LIMIT:
+        memo.clear()
+    computed = {}
+    for pk, *inputs in page:
+        key = tuple(inputs)
+        window = memo.get(key)
+        if window is None:
+            on, start, end, timezone_name, before, after = inputs
+            found = windows.window_in_zone(
+                timezone_name=timezone_name,
+                local_date=on,
+                start_time=start,
+                end_time=end,
+                buffer_before_minutes=before,
+                buffer_after_minutes=after,
+            )
+            window = memo[key] = (
+                NO_WINDOW if found is None else (found.starts_at, found.ends_at, found.active_from, found.active_until)
+            )
+        computed[pk] = window
+    return computed
 
 
 def _recompute(now: datetime, *, dry_run: bool) -> dict:
@@ -82,18 +101,20 @@ def _recompute(now: datetime, *, dry_run: bool) -> dict:
     ``dry_run``) written in one transaction under the live-state lock."""
     checked = recomputed = 0
     after_pk = 0
+    memo: dict[tuple, tuple] = {}
     while True:
         with transaction.atomic():
             if not dry_run:
                 lock_live_state(wait=True)
             page = _page(now, after_pk=after_pk)
-            changed = _changed_windows(page)
-            if changed and not dry_run:
-                assign_columns(SessionInstance, WINDOW_COLUMNS, changed)
+            computed = _computed_windows(page, memo)
+            if dry_run:
+                recomputed += count_different_instants(SessionInstance, WINDOW_COLUMNS, computed)
+            else:
+                recomputed += assign_instants(SessionInstance, WINDOW_COLUMNS, computed)
         if not page:
             return {"checked": checked, "recomputed": recomputed}
         checked += len(page)
-        recomputed += len(changed)
         after_pk = page[-1][0]
 
 
@@ -109,11 +130,11 @@ def recompute_windows(*, now: datetime, dry_run: bool = False) -> dict:
     ``dry_run`` computes and writes nothing (and takes no lock).
 
     Returns ``{"checked": instances compared, "recomputed": instances whose window
-    changed (or would change)}``. Cost: one read per step plus one write per step that
-    changed something; ``ends_at`` has no index of its own, so a run reads the instance
-    table once.
+    changed (or would change)}``. Cost: per ``BATCH_SIZE`` instances one read and one
+    write (or, in a dry run, one count) whose cost is the rows that differ; ``ends_at``
+    has no index of its own, so a run reads the instance table once.
     """
-    version = windows.tz_database_version()
+    version = _current_tz_database_version()
     result = _recompute(now, dry_run=dry_run)
     if not dry_run and _recorded_version() != version:
         TimeZoneDataVersion.objects.create(
@@ -138,15 +159,11 @@ def recompute_windows_if_tz_database_changed(*, now: datetime) -> int | None:
     activation reads the windows, so that sweep already uses the new ones; a rollback
     (a dry run, a failure) undoes the recompute and the record together.
 
-    A process that finds the version on disk differs from the one its zone caches were
-    filled under drops those caches first (``windows.forget_loaded_zones``), so a
-    long-running process computes with the new rules, not the zones it loaded before.
+    A process whose zone caches were filled under another version drops them first
+    (``_current_tz_database_version``), so a long-running process (gunicorn serving the
+    HTTP sweep) computes with the new rules, not the zones it loaded before.
     """
-    global _zones_loaded_for
-    version = windows.tz_database_version()
-    if version != _zones_loaded_for:
-        windows.forget_loaded_zones()
-        _zones_loaded_for = version
+    version = _current_tz_database_version()
     recorded = _recorded_version()
     if recorded == version:
         return None

@@ -90,6 +90,14 @@ def test_session_fields_changed_with_update_move_the_windows(dublin, make_instan
                                 utc(2026, 1, 16, 4, 30))
 
 
+def test_a_window_one_microsecond_off_is_found_and_fixed_exactly(dublin, make_instance):
+    instance = make_instance(dublin, date(2026, 1, 15))
+    SessionInstance.objects.filter(pk=instance.pk).update(ends_at=DUBLIN_15TH[1] + timedelta(microseconds=1))
+    assert run().startswith("1 instance windows recomputed")
+    assert stored(instance) == DUBLIN_15TH
+    assert run().startswith("0 instance windows recomputed")
+
+
 def test_ended_instances_are_not_touched(dublin, make_instance):
     ended = make_instance(dublin, date(2026, 1, 14))
     wrong = (utc(2026, 1, 14, 1), utc(2026, 1, 14, 2), utc(2026, 1, 14, 0), utc(2026, 1, 14, 3))
@@ -140,7 +148,7 @@ def test_the_run_records_the_tz_database_version_once(dublin, make_instance):
     assert list(TimeZoneDataVersion.objects.values_list("version", "recorded_at")) == [(tz_database_version(), NOW)]
 
 
-def test_pages_cost_one_read_each_and_one_write_per_page_that_changed(
+def test_each_page_costs_one_read_and_one_write_whatever_its_size(
     monkeypatch, dublin, make_instance, django_assert_num_queries
 ):
     monkeypatch.setattr(recompute, "BATCH_SIZE", 2)
@@ -148,10 +156,10 @@ def test_pages_cost_one_read_each_and_one_write_per_page_that_changed(
     SessionInstance.objects.filter(pk__in=[instances[0].pk, instances[4].pk]).update(starts_at=None)
     TimeZoneDataVersion.objects.create(version=tz_database_version(), recorded_at=NOW)
     pg = connection.vendor == "postgresql"
-    # Per page of at most 2 (three pages, then an empty read): SAVEPOINT, (PostgreSQL: the
-    # advisory lock), SELECT the page, UPDATE its changed rows (pages 1 and 3 only),
-    # RELEASE. Then the recorded version (unchanged, so nothing is inserted).
-    with django_assert_num_queries(4 * (3 + pg) + 2 + 1):
+    # Per page of at most 2 (three pages): SAVEPOINT, (PostgreSQL: the advisory lock),
+    # SELECT the page, UPDATE the rows whose window differs, RELEASE. Then the empty
+    # page: SAVEPOINT, (lock), SELECT, RELEASE. Then the recorded version (unchanged).
+    with django_assert_num_queries(3 * (4 + pg) + (3 + pg) + 1):
         result = recompute_windows(now=NOW)
     assert result == {"checked": 5, "recomputed": 2}
     assert stored(instances[4])[0] == utc(2026, 1, 19, 21)
