@@ -20,7 +20,7 @@ from datetime import datetime
 from django.db import transaction
 
 from sessions_app import clock, windows
-from sessions_app.db import assign_instants, count_different_instants
+from sessions_app.db import EpochMicroseconds, assign_instants, epoch_microseconds
 from sessions_app.locks import lock_live_state
 from sessions_app.models import SessionInstance, TimeZoneDataVersion
 
@@ -29,13 +29,13 @@ logger = logging.getLogger("ceol.windows")
 WINDOW_COLUMNS = ("starts_at", "ends_at", "active_from", "active_until")
 NO_WINDOW = (None, None, None, None)
 # Instances per step: each step is one SELECT (keyset-paged on the primary key, joined to
-# the session's zone and buffers) and one UPDATE that writes only the rows that differ.
+# the session's zone and buffers) and, when some rows differ, one UPDATE of those rows.
 BATCH_SIZE = 5000
-# What a window derives from. The stored window itself is not read: the comparison
-# happens in the database (parsing four timestamps per row cost more than the rest).
+# What a window derives from, then the stored window as integers (see EpochMicroseconds).
 PAGE_COLUMNS = (
     "pk", "date", "start_time", "end_time",
     "session__timezone", "session__active_buffer_minutes_before", "session__active_buffer_minutes_after",
+    *(f"{column}_us" for column in WINDOW_COLUMNS),
 )
 # Windows computed so far in one run, by their inputs: many instances share zone, date,
 # times and buffers (the same evening in one city), and the lookup costs far less than the
@@ -65,21 +65,27 @@ def _page(now: datetime, *, after_pk: int) -> list[tuple]:
     writes never run under an open cursor over the same table (SQLite has no isolation
     between the two), and memory stays at one page whatever the table size.
     """
-    rows = SessionInstance.objects.not_ended_at(now).filter(pk__gt=after_pk).order_by("pk")
+    rows = (
+        SessionInstance.objects.not_ended_at(now)
+        .filter(pk__gt=after_pk)
+        .annotate(**{f"{column}_us": EpochMicroseconds(column) for column in WINDOW_COLUMNS})
+        .order_by("pk")
+    )
     return list(rows.values_list(*PAGE_COLUMNS)[:BATCH_SIZE])
 
 
-def _computed_windows(page: list[tuple], memo: dict[tuple, tuple]) -> dict[int, tuple]:
-    """``{pk: (starts_at, ends_at, active_from, active_until)}`` computed from each row's
-    local fields: all ``None`` for unknown times or an invalid zone, as
-    ``SessionInstance.refresh_window`` stores them."""
+def _changed_windows(page: list[tuple], memo: dict[tuple, tuple]) -> dict[int, tuple]:
+    """``{pk: (starts_at, ends_at, active_from, active_until)}`` for the rows of a page
+    whose stored window differs from the one computed from their local fields (all
+    ``None`` for unknown times or an invalid zone, as ``SessionInstance.refresh_window``
+    stores them)."""
     if len(memo) > MEMO_LIMIT:
         memo.clear()
-    computed = {}
-    for pk, *inputs in page:
-        key = tuple(inputs)
-        window = memo.get(key)
-        if window is None:
+    changed = {}
+    for pk, *row in page:
+        inputs, stored = tuple(row[:6]), tuple(row[6:])
+        known = memo.get(inputs)
+        if known is None:
             on, start, end, timezone_name, before, after = inputs
             found = windows.window_in_zone(
                 timezone_name=timezone_name,
@@ -89,11 +95,14 @@ def _computed_windows(page: list[tuple], memo: dict[tuple, tuple]) -> dict[int, 
                 buffer_before_minutes=before,
                 buffer_after_minutes=after,
             )
-            window = memo[key] = (
+            window = (
                 NO_WINDOW if found is None else (found.starts_at, found.ends_at, found.active_from, found.active_until)
             )
-        computed[pk] = window
-    return computed
+            known = memo[inputs] = (window, tuple(map(epoch_microseconds, window)))
+        window, as_stored = known
+        if as_stored != stored:
+            changed[pk] = window
+    return changed
 
 
 def _recompute(now: datetime, *, dry_run: bool) -> dict:
@@ -107,11 +116,10 @@ def _recompute(now: datetime, *, dry_run: bool) -> dict:
             if not dry_run:
                 lock_live_state(wait=True)
             page = _page(now, after_pk=after_pk)
-            computed = _computed_windows(page, memo)
-            if dry_run:
-                recomputed += count_different_instants(SessionInstance, WINDOW_COLUMNS, computed)
-            else:
-                recomputed += assign_instants(SessionInstance, WINDOW_COLUMNS, computed)
+            changed = _changed_windows(page, memo)
+            if not dry_run:
+                assign_instants(SessionInstance, WINDOW_COLUMNS, changed)
+        recomputed += len(changed)
         if not page:
             return {"checked": checked, "recomputed": recomputed}
         checked += len(page)
@@ -130,9 +138,9 @@ def recompute_windows(*, now: datetime, dry_run: bool = False) -> dict:
     ``dry_run`` computes and writes nothing (and takes no lock).
 
     Returns ``{"checked": instances compared, "recomputed": instances whose window
-    changed (or would change)}``. Cost: per ``BATCH_SIZE`` instances one read and one
-    write (or, in a dry run, one count) whose cost is the rows that differ; ``ends_at``
-    has no index of its own, so a run reads the instance table once.
+    changed (or would change)}``. Cost: per ``BATCH_SIZE`` instances one read, and one
+    write of the rows that differ when there are any; ``ends_at`` has no index of its
+    own, so a run reads the instance table once.
     """
     version = _current_tz_database_version()
     result = _recompute(now, dry_run=dry_run)
