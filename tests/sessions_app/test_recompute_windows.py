@@ -10,7 +10,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 
 from sessions_app import clock, recompute
@@ -176,3 +176,35 @@ def test_unreachable_database_exits_1_with_one_clear_line():
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("CommandError: Recomputing windows failed: Database error:")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the advisory lock exists on PostgreSQL only")
+def test_the_command_waits_for_the_live_state_lock_before_writing(dublin, make_instance):
+    import psycopg
+
+    from sessions_app.locks import ADVISORY_LOCK_KEY
+
+    instance = make_instance(dublin, date(2026, 1, 15))
+    SessionInstance.objects.filter(pk=instance.pk).update(starts_at=None)
+    params = connection.get_connection_params()
+    other = psycopg.connect(  # another session on the test database, to hold the lock
+        dbname=connection.settings_dict["NAME"], host=params.get("host"), port=params.get("port"),
+        user=params.get("user"), password=params.get("password"), autocommit=True,
+    )
+    try:
+        other.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
+        with connection.cursor() as cursor:
+            cursor.execute("SET statement_timeout = 300")
+        try:
+            with pytest.raises(CommandError) as caught:
+                run()
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SET statement_timeout = 0")
+        assert caught.value.returncode == 1
+        assert "statement timeout" in str(caught.value)
+        assert stored(instance)[0] is None
+        other.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])
+        assert run().startswith("1 instance windows recomputed")
+    finally:
+        other.close()
