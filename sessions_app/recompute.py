@@ -87,14 +87,19 @@ def _changed_windows(page: list[tuple], memo: dict[tuple, tuple]) -> dict[int, t
         known = memo.get(inputs)
         if known is None:
             on, start, end, timezone_name, before, after = inputs
-            found = windows.window_in_zone(
-                timezone_name=timezone_name,
-                local_date=on,
-                start_time=start,
-                end_time=end,
-                buffer_before_minutes=before,
-                buffer_after_minutes=after,
-            )
+            try:
+                found = windows.window_in_zone(
+                    timezone_name=timezone_name,
+                    local_date=on,
+                    start_time=start,
+                    end_time=end,
+                    buffer_before_minutes=before,
+                    buffer_after_minutes=after,
+                )
+            except OverflowError:
+                # A date at the edge of the calendar (year 1 or 9999, written around
+                # save()): no representable window, so none; one row never stops the rest.
+                found = None
             window = (
                 NO_WINDOW if found is None else (found.starts_at, found.ends_at, found.active_from, found.active_until)
             )

@@ -117,6 +117,20 @@ def test_an_instance_with_no_stored_end_counts_as_not_ended(dublin):
     assert stored(old) == (utc(2025, 6, 1, 20), utc(2025, 6, 1, 22), utc(2025, 6, 1, 19), utc(2025, 6, 1, 23))
 
 
+def test_a_date_at_the_edge_of_the_calendar_gets_no_window_and_stops_nothing(dublin, make_instance):
+    # 23:00 to 01:00 on 9999-12-31 would end in year 10000.
+    [edge] = SessionInstance.objects.bulk_create(
+        [SessionInstance(session=dublin, date=date(9999, 12, 31), start_time=time(23), end_time=time(1))]
+    )
+    SessionInstance.objects.filter(pk=edge.pk).update(active_from=utc(2026, 1, 1))
+    fixable = make_instance(dublin, date(2026, 1, 15))
+    SessionInstance.objects.filter(pk=fixable.pk).update(starts_at=None)
+
+    assert run().startswith("2 instance windows recomputed")
+    assert stored(edge) == (None, None, None, None)
+    assert stored(fixable) == DUBLIN_15TH
+
+
 def test_dry_run_writes_nothing(dublin, make_instance):
     instance = make_instance(dublin, date(2026, 1, 15))
     SessionInstance.objects.filter(pk=instance.pk).update(starts_at=None, ends_at=None)
