@@ -2,6 +2,10 @@
 first, auto-create (``auto_create.py``), then activation (``activation.py``), then the
 person rule (``people.location``), then the ``SweepRun`` record; a dry run rolls it all back.
 
+A sweep first checks the tz database version the stored windows were computed with
+(``recompute.py``): after a ``tzdata`` upgrade it recomputes the windows of instances that
+have not ended, in the same transaction, before it decides anything.
+
 Two kinds of evaluation share every rule and the instant ``t = now + lookahead``:
 
 - the **sweep** (cron and HTTP: ``update_active_sessions``) evaluates everything that can
@@ -33,6 +37,7 @@ from sessions_app.auto_create import auto_create
 from sessions_app.hooks import hooks_suppressed, suppress_hooks  # noqa: F401 (re-exported for the signals)
 from sessions_app.locks import ADVISORY_LOCK_KEY, lock_live_state  # noqa: F401 (re-exported)
 from sessions_app.models import SweepRun
+from sessions_app.recompute import recompute_windows_if_tz_database_changed
 
 logger = logging.getLogger("ceol.sweep")
 
@@ -158,6 +163,10 @@ def evaluate(
         with transaction.atomic(), suppress_hooks():
             if not lock_live_state(wait=wait_for_lock):
                 return {**_empty_result(t), "skipped": "another sweep is running"}
+            if trigger in SWEEP_TRIGGERS:
+                # After a tzdata upgrade the stored windows move first (both instants: the
+                # simulated one and the real one), so this very sweep activates on them.
+                recompute_windows_if_tz_database_changed(now=min(t, started_at))
             result = _evaluate(t, scope)
             changed = any(result[k] for k in ("activated", "deactivated", "auto_created", "people_moved"))
             if dry_run:

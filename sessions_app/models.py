@@ -20,7 +20,7 @@ from sessions_app.fields import RecurrenceField, is_unreadable, serialize_rules 
 from sessions_app.hooks import suppress_hooks
 from sessions_app.locks import lock_live_state
 from sessions_app.occurrences import RecurrenceError, check_supported, parse_rules, rules_need_anchor
-from sessions_app.windows import MAX_BUFFER_MINUTES, MAX_WINDOW, Window, compute_window, is_valid_timezone, zone
+from sessions_app.windows import MAX_BUFFER_MINUTES, MAX_WINDOW, Window, is_valid_timezone, window_in_zone, zone
 
 
 def validate_timezone(value: str) -> None:
@@ -338,7 +338,7 @@ class Session(LocksLiveState, HasCountry, TracksLoadedValues, models.Model):
         starts at the new time on its date (unique session, date, start time).
         """
         now = clock.now()
-        not_ended = self.instances.filter(Q(ends_at__gt=now) | Q(ends_at__isnull=True))
+        not_ended = self.instances.not_ended_at(now)
         taken = set(self.instances.values_list("date", "start_time")) if "start_time" in changed else set()
         changed_rows = []
         for instance in not_ended:
@@ -511,6 +511,11 @@ class SessionInstanceQuerySet(LiveStateQuerySet):
     def active(self):
         return self.filter(is_active=True)
 
+    def not_ended_at(self, t: datetime):
+        """Instances that have not ended at ``t``, and those with no known end: the ones
+        whose stored window still matters and is kept in line with its inputs (SPEC 1)."""
+        return self.filter(Q(ends_at__gt=t) | Q(ends_at__isnull=True))
+
 
 class SessionInstance(LocksLiveState, TracksLoadedValues, models.Model):
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="instances")
@@ -562,14 +567,11 @@ class SessionInstance(LocksLiveState, TracksLoadedValues, models.Model):
     def window(self) -> Window | None:
         """This instance's UTC window from its local date and times; ``None`` when unknown
         or when the session's timezone is not valid."""
-        tz = self.session.zone
-        if tz is None:
-            return None
-        return compute_window(
+        return window_in_zone(
+            timezone_name=self.session.timezone,
             local_date=self.date,
             start_time=self.start_time,
             end_time=self.end_time,
-            tz=tz,
             buffer_before_minutes=self.session.active_buffer_minutes_before,
             buffer_after_minutes=self.session.active_buffer_minutes_after,
         )
@@ -649,3 +651,24 @@ class SweepRun(models.Model):
     @property
     def duration(self) -> timedelta | None:
         return self.finished_at - self.started_at if self.finished_at else None
+
+
+class TimeZoneDataVersion(models.Model):
+    """One row each time the stored windows were brought in line with a tz database.
+
+    The latest row names the tz database version (``windows.tz_database_version()``) that
+    the stored UTC windows of instances that had not ended were last recomputed with; the
+    sweep compares it with the version on disk and recomputes when they differ (SPEC 1).
+    A log rather than a single row: it costs the same one-row read and shows when each
+    upgrade was applied and how many windows it moved.
+    """
+
+    version = models.CharField(max_length=500)
+    recorded_at = models.DateTimeField()
+    instances_recomputed = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.version} (recorded {self.recorded_at:%Y-%m-%d %H:%M} UTC)"

@@ -9,9 +9,13 @@ RFC 5545 rules, which Python's ``fold=0`` gives exactly:
 
 from __future__ import annotations
 
+import os
+import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from importlib import resources
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 MAX_BUFFER_MINUTES = 720
@@ -38,12 +42,71 @@ def is_valid_timezone(name: str) -> bool:
     return name in valid_timezone_names()
 
 
-@lru_cache(maxsize=1024)
 def zone(name: str) -> ZoneInfo:
     """The ``ZoneInfo`` for an IANA name; ``ZoneInfoNotFoundError`` when it is not one."""
     if not is_valid_timezone(name):
         raise ZoneInfoNotFoundError(f"Invalid timezone {name!r}")
+    return _loaded_zone(name)
+
+
+@lru_cache(maxsize=1024)
+def _loaded_zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
+
+
+def forget_loaded_zones() -> None:
+    """Drop every cached zone and the list of names, so the next lookups read the tz
+    database as it is on disk now (after a ``tzdata`` upgrade under a running process)."""
+    _loaded_zone.cache_clear()
+    valid_timezone_names.cache_clear()
+    ZoneInfo.clear_cache()
+
+
+def tz_database_version() -> str:
+    """The version of the tz database ``zoneinfo`` loads zones from, read from disk now.
+
+    ``ZoneInfo(name)`` looks for the zone file in each directory of ``zoneinfo.TZPATH``
+    in turn (the system's ``/usr/share/zoneinfo`` on Debian, unless ``PYTHONTZPATH``
+    says otherwise) and falls back to the ``tzdata`` package only for a zone none of
+    them has. So the answer names every TZPATH directory that exists, with the version
+    its ``tzdata.zi`` (or ``+VERSION``) declares, then the package's version, e.g.
+    ``"/usr/share/zoneinfo 2025b; tzdata 2026f"``. Any change of any part counts as a new
+    version; an upgrade of a source that supplies no zone only costs a needless (cheap)
+    recompute. Limit: a TZPATH directory with neither file is named with version
+    ``unknown``, so an upgrade of it alone goes unnoticed.
+    """
+    parts = []
+    for directory in zoneinfo.TZPATH:
+        if os.path.isdir(directory):
+            parts.append(f"{directory} {_declared_version(Path(directory)) or 'unknown'}")
+    parts.append(f"tzdata {_package_version() or 'absent'}")
+    return "; ".join(parts)
+
+
+def _declared_version(directory) -> str | None:
+    """The version a tz directory declares: ``# version 2026a`` on the first line of
+    ``tzdata.zi`` (zic's compact source, shipped by Debian and by the tzdata package),
+    else the contents of ``+VERSION`` (macOS)."""
+    try:
+        with directory.joinpath("tzdata.zi").open(encoding="utf-8") as source:
+            first = source.readline().split()
+        if first[:2] == ["#", "version"] and len(first) == 3:
+            return first[2]
+    except (OSError, ValueError):
+        pass
+    try:
+        return directory.joinpath("+VERSION").read_text(encoding="utf-8").strip() or None
+    except (OSError, ValueError):
+        return None
+
+
+def _package_version() -> str | None:
+    """The ``tzdata`` package's version, read from its files (an upgrade under a running
+    process changes the files, not the imported module's ``IANA_VERSION``)."""
+    try:
+        return _declared_version(resources.files("tzdata").joinpath("zoneinfo"))
+    except ModuleNotFoundError:
+        return None
 
 
 def local_to_utc(local_date: date, wall_time: time, tz: ZoneInfo) -> datetime:
@@ -99,6 +162,31 @@ def compute_window(
         ends_at=ends_at,
         active_from=starts_at - timedelta(minutes=buffer_before_minutes),
         active_until=ends_at + timedelta(minutes=buffer_after_minutes),
+    )
+
+
+def window_in_zone(
+    *,
+    timezone_name: str,
+    local_date: date,
+    start_time: time | None,
+    end_time: time | None,
+    buffer_before_minutes: int,
+    buffer_after_minutes: int,
+) -> Window | None:
+    """``compute_window`` in the zone named ``timezone_name``; ``None`` when a time is
+    unknown or the name is not a valid zone (such an instance has no window)."""
+    try:
+        tz = zone(timezone_name)
+    except ZoneInfoNotFoundError:
+        return None
+    return compute_window(
+        local_date=local_date,
+        start_time=start_time,
+        end_time=end_time,
+        tz=tz,
+        buffer_before_minutes=buffer_before_minutes,
+        buffer_after_minutes=buffer_after_minutes,
     )
 
 

@@ -23,6 +23,7 @@ from sessions_app.active_sessions import update_active_sessions
 STEADY = [
     "SAVEPOINT (the sweep's transaction)",
     "SELECT pg_try_advisory_xact_lock (PostgreSQL only)",
+    "SELECT the tz database version the windows were computed with",
     "SELECT sessions with an invalid timezone",
     "SELECT sessions due for auto-create",
     "SELECT winners not yet active (row_number over the open windows)",
