@@ -11,18 +11,16 @@ The rule, for every person looked at:
   instants, across timezones), ties to the most recent ``checked_in_at``, then the
   higher instance id; none: null.
 
-The data decides, not the path it came by: a full evaluation checks everyone who is
-somewhere (partial index) and everyone with a live ``yes`` (the active instances'
-answers), so a ``yes`` written by ``bulk_create``, ``loaddata`` or SQL, or a location set
-by hand, is put right like any other. One statement finds the people the rule can move
-(someone whose location still holds stays put, so only a broken location or a person
-nowhere with a live ``yes`` needs a target), computes their targets and returns only
-those who move (a steady sweep fetches nothing); on PostgreSQL the same statement
-writes them. The target is a correlated ``ORDER BY ... LIMIT 1`` over the
-person's own answers (index on ``person_id``) joined to instances by primary key, with
-``is_active IS TRUE`` so that no planner estimate can turn it into a scan of every
-active instance per person: linear in the people looked at, whatever the statistics
-say right after a busy flip.
+The data decides, not the path it came by. A full evaluation (the sweep) first copies
+the *live answers* — every ``yes`` not left for an active instance, read from the active
+instances' answers, so its size is what is live now and not anyone's history — into an
+indexed temporary table. Then one statement finds the people the rule can move (someone
+placed where they have no live answer; someone nowhere who has one: two index probes
+each), ranks their live answers and writes only those who move; a steady sweep moves
+nobody and fetches nothing. Every join either probes an index or can be a hash join, so
+no planner estimate (they lag behind right after a busy flip) can make it quadratic.
+A scoped evaluation (hooks, services) does the same for a few listed people in one
+statement, from their own answers.
 """
 
 from __future__ import annotations
@@ -41,74 +39,102 @@ _ATTENDANCE = Attendance._meta.db_table
 _INSTANCE = SessionInstance._meta.db_table
 _YES = Attendance.Status.YES.value
 
-# Everyone the rule can move: people somewhere whose location no longer satisfies it (two
-# index probes each: their answer there, the instance by primary key), and people nowhere
-# with a live ``yes`` (the active instances' answers). Everyone else stays put by rule.
-_EVERYONE = f"""
-    SELECT p.id FROM {_PERSON} p
-    WHERE p.at_active_session_instance_id IS NOT NULL AND NOT EXISTS (
-        SELECT 1 FROM {_ATTENDANCE} a JOIN {_INSTANCE} i ON i.id = a.session_instance_id
-        WHERE a.person_id = p.id AND a.session_instance_id = p.at_active_session_instance_id
-          AND a.status = '{_YES}' AND a.left_at IS NULL AND i.is_active IS TRUE
-    )
-    UNION
-    SELECT a.person_id
-    FROM {_INSTANCE} i
-    JOIN {_ATTENDANCE} a ON a.session_instance_id = i.id
-    JOIN {_PERSON} p ON p.id = a.person_id
-    WHERE i.is_active AND a.status = '{_YES}' AND a.left_at IS NULL AND p.at_active_session_instance_id IS NULL"""
+_LIVE = "ceol_live_answers"  # the temporary table of a full evaluation (dropped at its end)
 
-_LISTED = {
-    "postgresql": "SELECT unnest(%s::bigint[]) AS id",
-    "sqlite": "SELECT value AS id FROM json_each(%s)",
-}
+# Order of a person's live answers: starts first (unknown starts last), then the most
+# recent check-in (none last), then the higher instance id. Portable NULL handling.
+_RANK = """ROW_NUMBER() OVER (PARTITION BY {person} ORDER BY
+        CASE WHEN {starts} IS NULL THEN 1 ELSE 0 END, {starts},
+        CASE WHEN {checked} IS NULL THEN 1 ELSE 0 END, {checked} DESC, {instance} DESC)"""
 
-_PLACED = f"""
-    SELECT p.id AS id, p.at_active_session_instance_id AS here, (
-        SELECT c.instance_id FROM (
-            SELECT a.session_instance_id AS instance_id, i.starts_at AS starts_at, a.checked_in_at AS checked_in_at,
-                   CASE WHEN a.session_instance_id = p.at_active_session_instance_id THEN 0 ELSE 1 END AS moves
-            FROM {_ATTENDANCE} a JOIN {_INSTANCE} i ON i.id = a.session_instance_id
-            WHERE a.person_id = p.id AND a.status = '{_YES}' AND a.left_at IS NULL AND i.is_active IS TRUE
-        ) c
-        ORDER BY c.moves, CASE WHEN c.starts_at IS NULL THEN 1 ELSE 0 END, c.starts_at,
-                 CASE WHEN c.checked_in_at IS NULL THEN 1 ELSE 0 END, c.checked_in_at DESC, c.instance_id DESC
-        LIMIT 1
-    ) AS there
-    FROM looked_at f JOIN {_PERSON} p ON p.id = f.id"""
-# (SQLite cannot refer to an outer column in a subquery's ORDER BY: the stay-put key is
-# computed in a derived table first; PostgreSQL flattens it into the same plan.)
+_LIVE_ANSWERS = f"""
+    CREATE TEMPORARY TABLE {_LIVE} AS
+    SELECT a.person_id AS person_id, a.session_instance_id AS instance_id, i.starts_at AS starts_at,
+           a.checked_in_at AS checked_in_at
+    FROM {_INSTANCE} i JOIN {_ATTENDANCE} a ON a.session_instance_id = i.id
+    WHERE i.is_active AND a.status = '{_YES}' AND a.left_at IS NULL"""
 
-
-def _moves_sql(*, everyone: bool) -> str:
-    looked_at = _EVERYONE if everyone else _LISTED[connection.vendor]
-    # MATERIALIZED: each target is computed once, not again for the write.
-    head = f"WITH looked_at AS ({looked_at}), placed AS MATERIALIZED ({_PLACED})"
-    if connection.vendor == "postgresql":
-        return (
-            f"{head} UPDATE {_PERSON} p SET at_active_session_instance_id = placed.there FROM placed "
-            "WHERE p.id = placed.id AND placed.here IS DISTINCT FROM placed.there "
-            "RETURNING p.id, placed.here, placed.there"
+# Everyone the rule can move: people placed where they have no live answer (an index
+# probe each) and people nowhere who have one. Everyone else stays put by rule.
+_EVERYONE_RANKED = f"""
+    WITH looked_at AS (
+        SELECT p.id AS id, p.at_active_session_instance_id AS here FROM {_PERSON} p
+        WHERE p.at_active_session_instance_id IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM {_LIVE} l WHERE l.person_id = p.id AND l.instance_id = p.at_active_session_instance_id
         )
-    return f"{head} SELECT id, here, there FROM placed WHERE COALESCE(here, 0) <> COALESCE(there, 0)"
+        UNION ALL
+        SELECT DISTINCT l.person_id AS id, CAST(NULL AS BIGINT) AS here FROM {_LIVE} l JOIN {_PERSON} p ON p.id = l.person_id
+        WHERE p.at_active_session_instance_id IS NULL
+    ), ranked AS (
+        SELECT f.id AS id, f.here AS here, l.instance_id AS there,
+               {_RANK.format(person="f.id", starts="l.starts_at", checked="l.checked_in_at", instance="l.instance_id")}
+               AS rank
+        FROM looked_at f LEFT JOIN {_LIVE} l ON l.person_id = f.id
+    )"""
+
+# The listed people's own live answers; a location still among them is kept (stay-put).
+_LISTED_RANKED = f"""
+    WITH looked_at AS (
+        SELECT p.id AS id, p.at_active_session_instance_id AS here FROM {_PERSON} p WHERE p.id IN ({{ids}})
+    ), live AS (
+        SELECT a.person_id AS person_id, a.session_instance_id AS instance_id, i.starts_at AS starts_at,
+               a.checked_in_at AS checked_in_at
+        FROM looked_at f
+        JOIN {_ATTENDANCE} a ON a.person_id = f.id AND a.status = '{_YES}' AND a.left_at IS NULL
+        JOIN {_INSTANCE} i ON i.id = a.session_instance_id AND i.is_active
+    ), ranked AS (
+        SELECT f.id AS id, f.here AS here, COALESCE(stay.instance_id, l.instance_id) AS there,
+               {_RANK.format(person="f.id", starts="l.starts_at", checked="l.checked_in_at", instance="l.instance_id")}
+               AS rank
+        FROM looked_at f
+        LEFT JOIN live stay ON stay.person_id = f.id AND stay.instance_id = f.here
+        LEFT JOIN live l ON l.person_id = f.id
+    )"""
+
+_LISTED_IDS = {"postgresql": "SELECT unnest(%s::bigint[])", "sqlite": "SELECT value FROM json_each(%s)"}
+
+
+def _moves(cursor, ranked_sql: str, params: list) -> list[tuple]:
+    """Write and return ``(person_id, here, there)`` for the ranked people who move."""
+    if connection.vendor == "postgresql":
+        cursor.execute(
+            f"{ranked_sql} UPDATE {_PERSON} p SET at_active_session_instance_id = r.there FROM ranked r "
+            "WHERE r.rank = 1 AND p.id = r.id AND r.here IS DISTINCT FROM r.there "
+            "RETURNING p.id, r.here, r.there",
+            params,
+        )
+        return cursor.fetchall()
+    cursor.execute(
+        f"{ranked_sql} SELECT id, here, there FROM ranked WHERE rank = 1 AND COALESCE(here, 0) <> COALESCE(there, 0)",
+        params,
+    )
+    rows = cursor.fetchall()
+    assign_foreign_keys(Person, "at_active_session_instance", {pk: there for pk, _, there in rows})
+    return rows
 
 
 def relocate_people(*, everyone: bool = False, person_ids: Collection[int] = ()) -> list[dict]:
-    """Apply the person rule to everyone who can need it (``everyone=True``: people who
-    are somewhere or have a live ``yes``) or to ``person_ids``.
+    """Apply the person rule to everyone it can move (``everyone=True``: the sweep) or to
+    ``person_ids``.
 
     Returns one ``{"person_id", "from_instance_id", "to_instance_id"}`` per person whose
-    location changed, sorted by person, and writes only those people. One statement on
-    PostgreSQL, two on SQLite (which cannot return the joined values from an update).
+    location changed, sorted by person, and writes only those people. A full evaluation
+    is five statements on PostgreSQL (the live answers into an indexed temporary table,
+    the moves computed and written in one, the table dropped) and six on SQLite (which
+    cannot return joined values from an update); a scoped one is one and two.
     """
     if not everyone and not person_ids:
         return []
-    params = [] if everyone else [_id_list_param(person_ids)]
     with connection.cursor() as cursor:
-        cursor.execute(_moves_sql(everyone=everyone), params)
-        rows = cursor.fetchall()
-    if connection.vendor != "postgresql":
-        assign_foreign_keys(Person, "at_active_session_instance", {pk: there for pk, _, there in rows})
+        if everyone:
+            cursor.execute(_LIVE_ANSWERS)
+            cursor.execute(f"CREATE INDEX {_LIVE}_person ON {_LIVE} (person_id, instance_id)")
+            # A failure rolls the table back with everything else.
+            rows = _moves(cursor, _EVERYONE_RANKED, [])
+            cursor.execute(f"DROP TABLE {_LIVE}")
+        else:
+            ranked = _LISTED_RANKED.replace("{ids}", _LISTED_IDS[connection.vendor])
+            rows = _moves(cursor, ranked, [_id_list_param(person_ids)])
     return [
         {"person_id": pk, "from_instance_id": here, "to_instance_id": there} for pk, here, there in sorted(rows)
     ]

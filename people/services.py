@@ -17,6 +17,7 @@ from django.db.models.functions import Lower, Trim
 from people.location import relocate_people
 from people.models import Attendance, Person
 from sessions_app import clock
+from sessions_app.active_sessions import reevaluate
 from sessions_app.locks import lock_live_state
 from sessions_app.models import SessionInstance
 
@@ -52,6 +53,14 @@ def _locked(instance: SessionInstance) -> SessionInstance:
         raise AttendanceRefused("This session instance no longer exists.") from None
 
 
+def _evaluate_now(instance: SessionInstance, person: Person) -> None:
+    """Evaluate the instance's session and the person now, in this transaction: a window
+    that opened since the last sweep goes live at once, and the person is placed by the
+    rule (SPEC 3.5: the answer takes effect at once, not at the next cron run)."""
+    reevaluate(session_ids=[instance.session_id], person_ids=[person.pk])
+    instance.refresh_from_db(fields=["is_active"])
+
+
 def answer(*, person: Person, instance: SessionInstance, status: str) -> Attendance:
     """Record yes / maybe / no for one instance.
 
@@ -71,6 +80,7 @@ def answer(*, person: Person, instance: SessionInstance, status: str) -> Attenda
         if not created and attendance.status != status:
             attendance.status = status
             attendance.save(update_fields=["status"])
+        _evaluate_now(instance, person)
     return attendance
 
 
@@ -106,6 +116,7 @@ def check_in(*, person: Person, instance: SessionInstance) -> Attendance:
             attendance.checked_in_at = now
             attendance.left_at = None
             attendance.save(update_fields=["status", "checked_in_at", "left_at"])
+        _evaluate_now(instance, person)
         if instance.is_active:
             Person.objects.filter(pk=person.pk).update(at_active_session_instance=instance)
             person.at_active_session_instance = instance

@@ -14,8 +14,8 @@ Two kinds of evaluation share every rule and the instant ``t = now + lookahead``
   ``is_active``, every person's location and the auto-created instances as a sweep of a
   fresh copy of the data would. Its cost is bounded by what can change — open windows,
   active instances, due sessions, people who are somewhere or have a live ``yes`` — never
-  by the number of sessions. It *tries* the lock: a second sweep at the same moment
-  returns ``"skipped"`` at once.
+  by the number of sessions. It *tries* the sweep lock: a second sweep at the same moment
+  returns ``"skipped"`` at once (``locks.claim_sweep``).
 - a **re-evaluation** (``reevaluate``: event hooks, the admin, the staff API, services)
   looks only at the sessions and people a write touched, and *waits* for the lock, so no
   re-evaluation is dropped. It only makes a change immediate; the next sweep would make
@@ -35,7 +35,7 @@ from people import location
 from sessions_app import activation, clock
 from sessions_app.auto_create import auto_create
 from sessions_app.hooks import hooks_suppressed, suppress_hooks  # noqa: F401 (re-exported for the signals)
-from sessions_app.locks import ADVISORY_LOCK_KEY, lock_live_state  # noqa: F401 (re-exported)
+from sessions_app.locks import ADVISORY_LOCK_KEY, SWEEP_LOCK_KEY, claim_sweep, lock_live_state  # noqa: F401
 from sessions_app.models import SweepRun
 from sessions_app.recompute import recompute_windows_if_tz_database_changed
 
@@ -143,14 +143,14 @@ def evaluate(
     *,
     scope: Scope,
     trigger: str,
-    wait_for_lock: bool,
     dry_run: bool = False,
     lookahead: timedelta | None = None,
 ) -> dict:
     """One evaluation at ``t = now + lookahead`` (defaults: the clock, the setting).
 
-    Takes the live-state lock first (``wait_for_lock=False``: return ``"skipped"`` when it
-    is taken), then runs the rules within ``scope`` in one transaction. Records a
+    A cron/HTTP sweep first claims the sweep lock without waiting (``"skipped"`` when
+    another sweep holds it); every evaluation then waits for the live-state lock, and runs
+    the rules within ``scope`` in one transaction. Records a
     ``SweepRun`` for sweeps, and for re-evaluations that changed something (not in a dry
     run). A database failure rolls everything back, records a ``failed`` run when the
     database is reachable and raises ``SweepFailed`` with a one-line message, which the
@@ -161,8 +161,9 @@ def evaluate(
     t = clock.evaluation_instant(now, lookahead_=lookahead)
     try:
         with transaction.atomic(), suppress_hooks():
-            if not lock_live_state(wait=wait_for_lock):
+            if trigger in SWEEP_TRIGGERS and not claim_sweep():
                 return {**_empty_result(t), "skipped": "another sweep is running"}
+            lock_live_state(wait=True)
             if trigger in SWEEP_TRIGGERS:
                 # After a tzdata upgrade the stored windows move first (both instants: the
                 # simulated one and the real one), so this very sweep activates on them.
@@ -204,8 +205,7 @@ def update_active_sessions(
     rolls it back. Raises ``SweepFailed`` (one line) on a database failure.
     """
     del full  # every sweep is full: see the module docstring
-    return evaluate(now, scope=Scope.all(), trigger=trigger, wait_for_lock=False, dry_run=dry_run,
-                    lookahead=lookahead)
+    return evaluate(now, scope=Scope.all(), trigger=trigger, dry_run=dry_run, lookahead=lookahead)
 
 
 def reevaluate(
@@ -213,8 +213,7 @@ def reevaluate(
 ) -> dict:
     """Re-evaluate these sessions and people now, waiting for the lock: the entry point of
     the event hooks, the admin, the staff API and the services."""
-    return evaluate(scope=Scope.of(session_ids=session_ids, person_ids=person_ids), trigger=trigger,
-                    wait_for_lock=True)
+    return evaluate(scope=Scope.of(session_ids=session_ids, person_ids=person_ids), trigger=trigger)
 
 
 def auto_create_scheduled_instances(now: datetime | None = None, *, dry_run: bool = False) -> dict:

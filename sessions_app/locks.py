@@ -8,6 +8,12 @@ key from a person to an instance makes every location write lock the instance ro
 PostgreSQL: a transaction-level advisory lock, released at commit or rollback. SQLite:
 transactions begin IMMEDIATE (see settings), so the database's own write lock already
 serialises writers and this is a no-op.
+
+Cron and HTTP sweeps also take a second key first, with a *try* (``claim_sweep``): a
+sweep that finds another sweep running returns at once, while one that finds a user's
+write (a check-in, a profile save, a hook) holding the live-state lock simply waits the
+few milliseconds that write takes. Order is always sweep key, then live-state key, and
+nothing else takes the sweep key, so the two never form a cycle.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from django.db import connection
 
 # pg_advisory_xact_lock key shared by every writer ("ceol" in ASCII).
 ADVISORY_LOCK_KEY = 0x63656F6C
+# The key only cron/HTTP sweeps take (with a try), before the live-state key ("ceoS").
+SWEEP_LOCK_KEY = 0x63656F53
 
 
 def lock_live_state(*, wait: bool) -> bool:
@@ -33,4 +41,19 @@ def lock_live_state(*, wait: bool) -> bool:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
             return True
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
+        return bool(cursor.fetchone()[0])
+
+
+def claim_sweep() -> bool:
+    """Cron/HTTP sweeps: claim the right to sweep for this transaction without waiting.
+
+    False when another sweep holds it (the caller reports ``"skipped"``). Call inside
+    ``transaction.atomic()``, before ``lock_live_state(wait=True)``.
+    """
+    if connection.vendor != "postgresql":
+        return True
+    if not connection.in_atomic_block:
+        raise RuntimeError("claim_sweep() needs a transaction (transaction.atomic())")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [SWEEP_LOCK_KEY])
         return bool(cursor.fetchone()[0])

@@ -234,6 +234,8 @@ class Session(LocksLiveState, HasCountry, TracksLoadedValues, models.Model):
             models.Index(
                 fields=["auto_create_due_at"], condition=Q(auto_create_instances=True), name="session_auto_create_due"
             ),
+            # The sweep lists the zone names in use through it (activation.invalid_timezones).
+            models.Index(fields=["timezone"], name="session_timezone"),
         ]
 
     def __str__(self) -> str:

@@ -74,7 +74,9 @@ def instance_saved(sender, instance: SessionInstance, raw=False, created=False, 
         if instance.changed_fields():
             _reevaluate_on_commit(f"the people of instance {instance.pk}", instance_id=instance.pk)
         return
-    _reevaluate_on_commit(f"session {instance.session_id}", session_ids=[instance.session_id])
+    # An instance moved to another session: both sessions' winners may change.
+    sessions = sorted({instance.session_id, getattr(instance, "loaded", {}).get("session_id", instance.session_id)})
+    _reevaluate_on_commit(f"session {', '.join(map(str, sessions))}", session_ids=sessions)
 
 
 @receiver(post_delete, sender=SessionInstance, dispatch_uid="ceol_instance_deleted")

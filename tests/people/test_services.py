@@ -1,4 +1,4 @@
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
 import pytest
 
@@ -157,3 +157,55 @@ def test_writers_refuse_an_instance_deleted_before_they_took_the_lock(at_evening
         with pytest.raises(AttendanceRefused, match="no longer exists"):
             write()
     assert not Attendance.objects.exists()
+
+
+# A window that opened since the last cron sweep (sweeps at t = 21:00 and 21:15): the
+# answer takes effect at once, not at the next sweep.
+DUBLIN_EVENING = date(2026, 1, 15)
+
+
+def _clock_at(monkeypatch, hour: int, minute: int) -> datetime:
+    instant = datetime(2026, 1, 15, hour, minute, tzinfo=UTC)
+    monkeypatch.setattr(clock, "now", lambda: instant)
+    return instant
+
+
+def test_check_in_on_a_window_opened_since_the_last_sweep_places_the_person_at_once(
+    monkeypatch, make_session, make_instance, make_person
+):
+    later = make_instance(make_session(), DUBLIN_EVENING, start_time=time(22, 5), end_time=time(23, 59))
+    person = make_person()
+    update_active_sessions(_clock_at(monkeypatch, 20, 59))  # t = 21:00: the window opens at 21:05
+    _clock_at(monkeypatch, 21, 10)
+    check_in(person=person, instance=later)
+    person.refresh_from_db()
+    later.refresh_from_db()
+    assert later.is_active and person.at_active_session_instance_id == later.pk
+
+
+def test_check_in_elsewhere_between_sweeps_moves_the_person_there(
+    monkeypatch, make_session, make_instance, make_person
+):
+    first = make_instance(make_session(), DUBLIN_EVENING)  # 21:00-23:30, window from 20:00
+    second = make_instance(make_session(), DUBLIN_EVENING, start_time=time(22, 5), end_time=time(23, 59))
+    person = make_person()
+    update_active_sessions(_clock_at(monkeypatch, 20, 59))
+    _clock_at(monkeypatch, 21, 0)
+    check_in(person=person, instance=first)
+    _clock_at(monkeypatch, 21, 10)
+    check_in(person=person, instance=second)
+    update_active_sessions(_clock_at(monkeypatch, 21, 14))
+    person.refresh_from_db()
+    assert person.at_active_session_instance_id == second.pk
+
+
+def test_a_yes_on_a_window_opened_since_the_last_sweep_places_the_person_at_once(
+    monkeypatch, make_session, make_instance, make_person
+):
+    later = make_instance(make_session(), DUBLIN_EVENING, start_time=time(22, 5), end_time=time(23, 59))
+    person = make_person()
+    update_active_sessions(_clock_at(monkeypatch, 20, 59))
+    _clock_at(monkeypatch, 21, 10)
+    answer(person=person, instance=later, status="yes")
+    person.refresh_from_db()
+    assert person.at_active_session_instance_id == later.pk

@@ -11,7 +11,7 @@ from django.db import OperationalError, connection
 
 from people.models import Person
 from people import location as people_location
-from sessions_app.active_sessions import ADVISORY_LOCK_KEY, SweepFailed, update_active_sessions
+from sessions_app.active_sessions import ADVISORY_LOCK_KEY, SWEEP_LOCK_KEY, SweepFailed, update_active_sessions
 from sessions_app.models import Session, SessionInstance, SweepRun
 from sessions_app.recompute import recompute_windows_if_tz_database_changed
 
@@ -394,11 +394,12 @@ def test_activation_and_person_steps_use_a_fixed_number_of_statements(
         make_attendance(arriving, starting)
         make_attendance(leaving, ending)
     recompute_windows_if_tz_database_changed(now=t)  # the windows match this tz database
-    # savepoint; (PostgreSQL: the advisory lock); the recorded tz database version;
-    # invalid timezones; due sessions; winners not yet active; active non-winners;
-    # deactivate; activate; the people who move (PostgreSQL: computed and written in one
-    # statement; SQLite: computed, then written); record the run; prune runs; release.
-    with django_assert_num_queries(13):
+    # savepoint; (PostgreSQL: the sweep lock, tried; the live-state lock); the recorded tz
+    # database version; the zone names in use; due sessions; winners not yet active;
+    # active non-winners; deactivate; activate; the live answers into a temporary table;
+    # its index; the people who move (PostgreSQL: computed and written in one statement;
+    # SQLite: computed, then written); drop the table; record the run; prune runs; release.
+    with django_assert_num_queries(17 if connection.vendor == "postgresql" else 16):
         result = sweep_at(t)
     assert len(result["activated"]) == len(result["deactivated"]) == size
     assert len(result["people_moved"]) == 2 * size
@@ -410,14 +411,33 @@ def test_cron_sweep_skips_when_another_sweep_holds_the_lock(make_session, make_i
     instance = make_instance(make_session(), date(2026, 1, 15))
     other = second_connection()
     try:
-        other.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
+        other.execute("SELECT pg_advisory_lock(%s)", [SWEEP_LOCK_KEY])
         result = sweep_at(datetime(2026, 1, 15, 21, 0, tzinfo=UTC))
         assert result["skipped"] == "another sweep is running"
         assert active_ids() == set() and not SweepRun.objects.exists()
-        other.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])
+        other.execute("SELECT pg_advisory_unlock(%s)", [SWEEP_LOCK_KEY])
         assert ids(sweep_at(datetime(2026, 1, 15, 21, 0, tzinfo=UTC))["activated"]) == [instance.pk]
     finally:
         other.close()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the advisory lock exists on PostgreSQL only")
+@pytest.mark.django_db(transaction=True)
+def test_cron_sweep_waits_for_a_users_write_instead_of_skipping(make_session, make_instance):
+    """A check-in or profile save holds only the live-state lock: the sweep queues behind
+    it (here until lock_timeout gives up) instead of reporting another sweep."""
+    make_instance(make_session(), date(2026, 1, 15))
+    other = second_connection()
+    try:
+        other.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '300ms'")
+        with pytest.raises(SweepFailed, match="lock timeout"):
+            sweep_at(datetime(2026, 1, 15, 21, 0, tzinfo=UTC))
+    finally:
+        other.close()
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
 
 
 def second_connection():

@@ -193,6 +193,7 @@ def test_unreachable_database_exits_1_with_one_clear_line():
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the advisory lock exists on PostgreSQL only")
+@pytest.mark.django_db(transaction=True)  # the set-up's saves take the lock too: commit them
 def test_the_command_waits_for_the_live_state_lock_before_writing(dublin, make_instance):
     import psycopg
 

@@ -263,3 +263,17 @@ def test_hook_evaluations_wait_for_the_lock_instead_of_skipping(make_session, ma
         with connection.cursor() as cursor:
             cursor.execute("RESET lock_timeout")
 
+
+
+def test_an_instance_moved_to_another_session_re_evaluates_both(make_session, make_instance, hooks):
+    first, second = make_session(), make_session()
+    early = make_instance(first, TODAY, start_time=time(20, 30), end_time=time(23, 0))
+    late = make_instance(first, TODAY)
+    update_active_sessions(NOW)
+    assert is_active(late) and not is_active(early)
+    late = SessionInstance.objects.get(pk=late.pk)  # as the admin form loads it
+    late.session = second
+    with hooks():
+        late.save()
+    assert is_active(late)  # now the winner of the second session
+    assert is_active(early)  # the first session is not left without its live instance
