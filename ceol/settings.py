@@ -108,6 +108,8 @@ LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# 24-hour times everywhere, the admin included (ceol/formats/en_GB).
+FORMAT_MODULE_PATH = ["ceol.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

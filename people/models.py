@@ -7,7 +7,56 @@ from django.db import models
 from django.db.models import Q
 
 from sessions_app import clock
-from sessions_app.models import HasCountry, SessionInstance, TracksLoadedValues, country_validator
+from sessions_app.models import (
+    HasCountry,
+    SessionInstance,
+    TracksLoadedValues,
+    country_validator,
+)
+
+
+def _sees_everyone(viewer) -> bool:
+    return viewer is not None and getattr(viewer, "is_staff", False) and viewer.is_authenticated
+
+
+def may_see_names(viewer) -> bool:
+    """Logged-in members see names on answer lists; anonymous visitors see counts only (SPEC 3.8)."""
+    return viewer is not None and viewer.is_authenticated
+
+
+def location_visible_q(viewer, *, prefix: str = "") -> Q:
+    """The privacy rule of SPEC 3.8 as one ``Q`` over people (``prefix`` reaches them
+    from another model, e.g. ``"person__"``): whom ``viewer`` may be shown *at a live
+    instance*. Staff see everyone, a person sees themselves, everyone else sees only
+    the people who share their location. Anonymous visitors get counts of these, never
+    names (see ``may_see_names``)."""
+    if _sees_everyone(viewer):
+        return Q()
+    shared = Q(**{f"{prefix}share_location": True})
+    if viewer is not None and viewer.is_authenticated:
+        return shared | Q(**{f"{prefix}user_id": viewer.pk})
+    return shared
+
+
+class PersonQuerySet(models.QuerySet):
+    def visible_at_live_instance_to(self, viewer):
+        """People whom ``viewer`` may be shown at a live instance (SPEC 3.8)."""
+        return self.filter(location_visible_q(viewer))
+
+    def here_now(self, instance_id: int, viewer):
+        """The people at a live instance whom ``viewer`` may see, by name."""
+        return self.filter(at_active_session_instance_id=instance_id).visible_at_live_instance_to(viewer)
+
+
+class AttendanceQuerySet(models.QuerySet):
+    def visible_to(self, viewer):
+        """Answers ``viewer`` may see: every answer for an instance that is not live;
+        at a live instance only those of people whom ``viewer`` may be shown there (SPEC
+        3.8). Names still need ``may_see_names(viewer)``; anonymous pages show counts."""
+        rule = location_visible_q(viewer, prefix="person__")
+        if not rule:
+            return self
+        return self.filter(Q(session_instance__is_active=False) | rule)
 
 
 class Person(HasCountry, TracksLoadedValues, models.Model):
@@ -28,6 +77,8 @@ class Person(HasCountry, TracksLoadedValues, models.Model):
         db_index=False,
     )
 
+    objects = PersonQuerySet.as_manager()
+
     class Meta:
         ordering = ["last_name", "first_name"]
         verbose_name_plural = "people"
@@ -44,6 +95,15 @@ class Person(HasCountry, TracksLoadedValues, models.Model):
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
 
+    def is_viewed_by_self(self, viewer) -> bool:
+        return viewer is not None and viewer.is_authenticated and self.user_id is not None and self.user_id == viewer.pk
+
+    def location_visible_to(self, viewer) -> bool:
+        """May ``viewer`` see where this person is? The row form of ``location_visible_q``."""
+        if not may_see_names(viewer):
+            return False
+        return self.share_location or _sees_everyone(viewer) or self.is_viewed_by_self(viewer)
+
 
 class Attendance(TracksLoadedValues, models.Model):
     class Status(models.TextChoices):
@@ -59,6 +119,8 @@ class Attendance(TracksLoadedValues, models.Model):
         null=True, blank=True,
         help_text="When the person pressed \"I've left\" while the instance was live; cleared by a new check-in",
     )
+
+    objects = AttendanceQuerySet.as_manager()
 
     class Meta:
         constraints = [

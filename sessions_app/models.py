@@ -12,12 +12,20 @@ import recurrence as recurrence_lib
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, FloatField, OuterRef, Q, Value
+from django.db.models.functions import Cast, Cos, Lower, Mod, Radians, Sqrt, Trim
 from recurrence.fields import RecurrenceField
 
 from sessions_app import clock
 from sessions_app.occurrences import RecurrenceError, check_supported, rules_need_anchor
-from sessions_app.windows import MAX_BUFFER_MINUTES, MAX_WINDOW, Window, compute_window, is_valid_timezone, zone
+from sessions_app.windows import (
+    MAX_BUFFER_MINUTES,
+    MAX_WINDOW,
+    Window,
+    compute_window,
+    is_valid_timezone,
+    zone,
+)
 
 
 def validate_timezone(value: str) -> None:
@@ -38,6 +46,12 @@ def iso_country_codes() -> frozenset[str]:
     The pinned ``tzdata`` package ships the table; the system tz directories are the
     fallback. Empty when neither has it: then only the upper-case format is checked.
     """
+    return frozenset(iso_country_names())
+
+
+@lru_cache(maxsize=1)
+def iso_country_names() -> dict[str, str]:
+    """ISO 3166-1 alpha-2 code -> English short name, from ``iso3166.tab`` (empty when absent)."""
     try:
         candidates = [resources.files("tzdata").joinpath("zoneinfo", "iso3166.tab")]
     except ModuleNotFoundError:
@@ -48,8 +62,18 @@ def iso_country_codes() -> frozenset[str]:
             text = table.read_text(encoding="utf-8")
         except OSError:
             continue
-        return frozenset(line[:2] for line in text.splitlines() if line and not line.startswith("#"))
-    return frozenset()
+        names = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                code, _, name = line.partition("\t")
+                names[code.strip()] = name.strip() or code.strip()
+        return names
+    return {}
+
+
+def country_name(code: str) -> str:
+    """The country's name for a code (the code itself when unknown)."""
+    return iso_country_names().get(code, code)
 
 
 def normalise_country(value: str) -> str:
@@ -157,6 +181,58 @@ class TracksLoadedValues:
         self.remember_loaded()
 
 
+def city_key(value: str) -> str:
+    """How cities compare: trimmed, inner runs of spaces collapsed, case-insensitive."""
+    return " ".join(value.split()).lower()
+
+
+def city_key_expression(field: str = "city"):
+    """``city_key`` in the database (trim + lower; runs of inner spaces are rare and are
+    collapsed on save by ``Session.clean_fields``)."""
+    return Lower(Trim(field))
+
+
+# Near me: the band of latitude searched around the viewer (about 330 km either side),
+# so the distance sort reads an index range, not every session.
+NEAR_ME_DEGREES = 3
+EARTH_RADIUS_KM = 6371.0
+
+
+class SessionQuerySet(models.QuerySet):
+    def search(self, text: str):
+        """Sessions whose name, venue or city contains ``text`` (case-insensitive)."""
+        text = text.strip()
+        if not text:
+            return self
+        return self.filter(Q(name__icontains=text) | Q(venue_name__icontains=text) | Q(city__icontains=text))
+
+    def in_country(self, code: str):
+        return self.filter(country=code.strip().upper())
+
+    def in_city(self, city: str):
+        """Sessions in ``city`` compared by ``city_key`` (case- and space-insensitive)."""
+        return self.alias(city_key=city_key_expression()).filter(city_key=city_key(city))
+
+    def near(self, latitude: float, longitude: float):
+        """Sessions with coordinates within ``NEAR_ME_DEGREES`` of latitude of the point,
+        annotated ``distance_km`` (equirectangular approximation, computed in the
+        database on SQLite and PostgreSQL alike) and sorted nearest first."""
+        lat = Value(float(latitude), output_field=FloatField())
+        lon = Value(float(longitude), output_field=FloatField())
+        s_lat = Cast("latitude", FloatField())
+        s_lon = Cast("longitude", FloatField())
+        # Longitude difference folded into [-180, 180] so the antimeridian is not a wall.
+        d_lon = Mod(s_lon - lon + Value(540.0), Value(360.0)) - Value(180.0)
+        x = Radians(d_lon) * Cos(Radians((s_lat + lat) / Value(2.0)))
+        y = Radians(s_lat - lat)
+        return (
+            self.filter(latitude__isnull=False, longitude__isnull=False,
+                        latitude__gte=latitude - NEAR_ME_DEGREES, latitude__lte=latitude + NEAR_ME_DEGREES)
+            .annotate(distance_km=Sqrt(x * x + y * y) * Value(EARTH_RADIUS_KM))
+            .order_by("distance_km", "pk")
+        )
+
+
 class Session(HasCountry, TracksLoadedValues, models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=200, unique=True)
@@ -179,12 +255,22 @@ class Session(HasCountry, TracksLoadedValues, models.Model):
     auto_create_instances = models.BooleanField(default=False)
     auto_create_hours_ahead = models.PositiveSmallIntegerField(default=24, validators=hours_ahead_validators)
     termination_date = models.DateField(null=True, blank=True, help_text="Last local date the session runs")
+    latitude = models.DecimalField(
+        max_digits=8, decimal_places=5, null=True, blank=True,
+        validators=[MinValueValidator(-90), MaxValueValidator(90)], help_text="WGS 84 degrees north, for 'near me'",
+    )
+    longitude = models.DecimalField(
+        max_digits=8, decimal_places=5, null=True, blank=True,
+        validators=[MinValueValidator(-180), MaxValueValidator(180)], help_text="WGS 84 degrees east",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # Auto-create bookkeeping: occurrences starting before this instant were generated
     # (so deleted ones are not re-created); null means "restart at the next evaluation".
     auto_created_until = models.DateTimeField(null=True, blank=True, editable=False)
     # When the horizon next needs extending; the sweep only expands sessions due by t.
     auto_create_due_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = SessionQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -203,6 +289,9 @@ class Session(HasCountry, TracksLoadedValues, models.Model):
             models.Index(
                 fields=["auto_create_due_at"], condition=Q(auto_create_instances=True), name="session_auto_create_due"
             ),
+            models.Index(fields=["latitude"], condition=Q(latitude__isnull=False), name="session_latitude"),
+            models.Index(Lower(Trim("city")), "country", name="session_city_key"),
+            models.Index(fields=["country", "name"], name="session_country_name"),
         ]
 
     def __str__(self) -> str:
@@ -327,7 +416,21 @@ class SessionInstanceQuerySet(models.QuerySet):
         return self.open_at(t).filter(is_cancelled=False).exclude(Exists(terminated_before))
 
     def active(self):
+        """The live instances: the one rule for "a session is live" (SPEC 3.1-3.3)."""
         return self.filter(is_active=True)
+
+    def live_in_city(self, *, city: str, country: str):
+        """The live instances in ``city`` (``city_key``) and ``country``, soonest first."""
+        return (
+            self.active()
+            .alias(city_key=city_key_expression("session__city"))
+            .filter(city_key=city_key(city), session__country__iexact=country.strip())
+            .order_by("starts_at", "pk")
+        )
+
+    def starting_between(self, after: datetime, before: datetime):
+        """Not-cancelled instances starting in ``(after, before]``, soonest first."""
+        return self.filter(starts_at__gt=after, starts_at__lte=before, is_cancelled=False).order_by("starts_at", "pk")
 
     def active_not_qualifying_at(self, t: datetime):
         """Active instances whose own data stops them qualifying at ``t``: window not open
@@ -413,6 +516,25 @@ class SessionInstance(TracksLoadedValues, models.Model):
         if update_fields is not None:
             kwargs["update_fields"] = {*update_fields, "starts_at", "ends_at", "active_from", "active_until"}
         super().save(*args, **kwargs)
+
+    class State(models.TextChoices):
+        UPCOMING = "upcoming", "Upcoming"
+        LIVE = "live", "Live now"
+        ENDED = "ended", "Ended"
+        CANCELLED = "cancelled", "Cancelled"
+
+    def state_at(self, now: datetime) -> str:
+        """upcoming / live / ended / cancelled. Live is the stored flag the sweep keeps;
+        ended means the active window (or, without one, the local date) is past."""
+        if self.is_cancelled:
+            return self.State.CANCELLED
+        if self.is_active:
+            return self.State.LIVE
+        if self.active_until is not None:
+            return self.State.ENDED if self.active_until <= now else self.State.UPCOMING
+        tz = self.session.zone
+        today = now.astimezone(tz).date() if tz else now.date()
+        return self.State.ENDED if self.date < today else self.State.UPCOMING
 
     @property
     def local_starts(self) -> datetime | None:

@@ -1,5 +1,6 @@
-"""Event hooks (SPEC 5): thin receivers that re-evaluate the one session or person a
-write touched, on commit, through the same service as the sweep.
+"""Event hooks (SPEC 5) for sessions and instances: thin receivers that re-evaluate the
+one session a write touched, on commit, through the same service as the sweep. The
+attendance hooks are ``people.signals``.
 
 The derived UTC window columns are not written here: ``SessionInstance.save()`` keeps
 them current synchronously. Fixture loading (``raw=True``) and the sweep's own writes
@@ -10,7 +11,6 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from people.models import Attendance
 from sessions_app import active_sessions
 from sessions_app.models import Session, SessionInstance
 
@@ -51,13 +51,3 @@ def instance_deleted(sender, instance: SessionInstance, **kwargs):
     if active_sessions.hooks_suppressed():
         return
     _on_commit_session(instance.session_id)
-
-
-@receiver(post_save, sender=Attendance, dispatch_uid="ceol_attendance_saved")
-@receiver(post_delete, sender=Attendance, dispatch_uid="ceol_attendance_deleted")
-def attendance_changed(sender, instance: Attendance, raw=False, **kwargs):
-    if raw or active_sessions.hooks_suppressed():
-        return
-    # Both people when an answer moves from one person to another.
-    person_ids = {instance.person_id, getattr(instance, "loaded", {}).get("person_id", instance.person_id)}
-    transaction.on_commit(lambda: active_sessions.reevaluate_people(sorted(person_ids)), robust=True)

@@ -17,7 +17,8 @@ from tests.site_helpers import EVENING, login_client, place
 
 pytestmark = pytest.mark.django_db
 
-PERSON_KEYS = {"session_id", "session_name", "instance_id", "date", "start_time", "end_time", "venue_name", "city",
+PERSON_KEYS = {"session_id", "session_name", "instance_id", "date", "start_time", "end_time", "venue_name",
+               "location_override", "city",
                "country", "url"}
 
 
@@ -58,7 +59,7 @@ def test_unknown_ids_and_paths_are_json_404(client, url):
 def test_wrong_method_is_json_405(client, live_instance):
     response = client.post(f"/api/session/{live_instance.session_id}/active_instance")
     assert_json_error(response, 405)
-    assert response["Allow"] == "GET"
+    assert response["Allow"] == "GET, HEAD"
 
 
 # GET /api/person/<id>/active_session
@@ -80,7 +81,7 @@ def test_person_active_session_shape_and_url(member, live_instance):
     assert body["active_session"] == {
         "session_id": live_instance.session_id, "session_name": "Mueller Monday", "instance_id": live_instance.pk,
         "date": "2026-01-15", "start_time": "21:00", "end_time": "23:30", "venue_name": "Mueller's",
-        "city": "Dublin", "country": "IE", "url": f"/instances/{live_instance.pk}/",
+        "location_override": None, "city": "Dublin", "country": "IE", "url": f"/instances/{live_instance.pk}/",
     }
     assert client.get(body["active_session"]["url"]).status_code == 200
 
