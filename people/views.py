@@ -99,7 +99,7 @@ def _cities(country: str) -> list[tuple[str, int]]:
     """The country's cities (by ``city_key``, shown as most often written), most sessions first."""
     def count():
         rows = (
-            Session.objects.in_country(country).order_by().alias(key=city_key_expression())
+            Session.objects.in_country(country).order_by().annotate(key=city_key_expression())
             .values("key").annotate(n=Count("pk")).order_by("-n", "key").values_list("key", "n")[:CITIES_SHOWN]
         )
         return [(key.title(), n) for key, n in rows]

@@ -94,8 +94,9 @@ def next_occurrences(session: Session, *, now: datetime, count: int = OCCURRENCE
     if dates:
         ahead += [i for i in session.instances.filter(date__in=dates).exclude(pk__in=known) if i.pk not in known]
     occurrences = [Occurrence(session, i.date, i) for i in ahead if i.ends_at is None or i.ends_at > now]
+    created = [o.instance for o in occurrences]
     for on in dates:
-        if not any(_matches(o.instance, session, on) for o in occurrences):
+        if not any(_matches(instance, session, on) for instance in created):
             occurrences.append(Occurrence(session, on, None))
     occurrences.sort(key=lambda o: (o.date, o.pending.start_time or datetime.min.time(), o.instance.pk if o.instance else 0))
     return occurrences[:count]
