@@ -27,7 +27,7 @@ urlpatterns = [
     path("api/session_instance/<id:instance_id>/update_active_status", api.update_active_status,
          name="api_update_active_status"),
     path("api/cron/check_active_sessions", api.cron_check_active_sessions, name="api_cron_check_active_sessions"),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True, http_method_names=["get", "head", "post", "options"]), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(next_page="home"), name="logout"),
     path("admin/", admin.site.urls),
 ]
