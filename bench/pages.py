@@ -70,8 +70,9 @@ def measure_pages(*, sessions: int, progress: Callable[[str], None] = lambda m: 
     now = data.BUSY_NOW
     update_active_sessions(now, full=True)
     progress("swept at the busy instant")
-    middle = Session.objects.get(slug=f"bench-{sessions // 2}")
-    instance = SessionInstance.objects.filter(session=middle).order_by("-is_active", "starts_at").first()
+    # A live instance at every size, so that the pages show the same state (and queries).
+    instance = SessionInstance.objects.filter(is_active=True).select_related("session").order_by("session_id").first()
+    middle = instance.session
     person = Person.objects.filter(at_active_session_instance__isnull=False).order_by("pk").first() or \
         Person.objects.order_by("pk").first()
     user = User.objects.create_user("bench-member")

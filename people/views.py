@@ -114,9 +114,16 @@ def _float_param(request, name: str, limit: float) -> float | None:
     return value if -limit <= value <= limit else None
 
 
+def _text_param(request, name: str, limit: int) -> str:
+    """A query parameter trimmed, inner spaces collapsed, NULs dropped (PostgreSQL refuses them)."""
+    return " ".join(request.GET.get(name, "").replace("\x00", "").split())[:limit]
+
+
 def _page_number(request) -> int:
     raw = request.GET.get("page", "1")
-    return min(int(raw), 10_000) if raw.isdigit() and int(raw) > 0 else 1
+    if not raw.isdigit() or len(raw) > 5:
+        return 1
+    return max(1, min(int(raw), 10_000))
 
 
 @require_GET
@@ -126,9 +133,10 @@ def home(request):
     of sessions."""
     now = clock.now()
     viewer = request.user
-    query = request.GET.get("q", "").strip()[:100]
-    country = request.GET.get("country", "").strip().upper()[:2]
-    city = " ".join(request.GET.get("city", "").split())[:120]
+    query = _text_param(request, "q", 100)
+    country = _text_param(request, "country", 2).upper()
+    country = country if len(country) == 2 and country.isascii() and country.isalpha() else ""
+    city = _text_param(request, "city", 120)
     latitude, longitude = _float_param(request, "lat", 90), _float_param(request, "lon", 180)
     near = latitude is not None and longitude is not None
     page = _page_number(request)

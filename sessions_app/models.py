@@ -12,7 +12,7 @@ import recurrence as recurrence_lib
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models, transaction
-from django.db.models import Exists, FloatField, OuterRef, Q, Value
+from django.db.models import Exists, F, FloatField, OuterRef, Q, Value
 from django.db.models.functions import Cast, Cos, Lower, Mod, Radians, Sqrt, Trim
 from recurrence.fields import RecurrenceField
 
@@ -290,8 +290,9 @@ class Session(HasCountry, TracksLoadedValues, models.Model):
                 fields=["auto_create_due_at"], condition=Q(auto_create_instances=True), name="session_auto_create_due"
             ),
             models.Index(fields=["latitude"], condition=Q(latitude__isnull=False), name="session_latitude"),
-            models.Index(Lower(Trim("city")), "country", name="session_city_key"),
-            models.Index(fields=["country", "name"], name="session_country_name"),
+            # The home page's browsing order (country, city key, name, id), also serving a
+            # city's sessions: a page of them is an index range, whatever the number of sessions.
+            models.Index(F("country"), Lower(Trim("city")), F("name"), F("id"), name="session_browse_order"),
         ]
 
     def __str__(self) -> str:
@@ -472,6 +473,9 @@ class SessionInstance(TracksLoadedValues, models.Model):
         indexes = [
             models.Index(fields=["is_active"], condition=Q(is_active=True), name="instance_is_active"),
             models.Index(fields=["active_from", "active_until"], name="instance_active_window"),
+            # The home page: what starts in the next 24 hours, and the live ones by start.
+            models.Index(fields=["starts_at"], name="instance_starts_at"),
+            models.Index(fields=["starts_at"], condition=Q(is_active=True), name="instance_live_starts_at"),
         ]
 
     def __str__(self) -> str:

@@ -22,6 +22,10 @@ from sessions_app.occurrences import RecurrenceError, occurrence_starts
 from sessions_app.windows import MAX_WINDOW
 
 OCCURRENCES_SHOWN = 8
+# Dates an occurrence can be answered for (far from year 1 and 9999, where the window
+# arithmetic overflows).
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(9000, 12, 31)
 # Spans searched for the next occurrences, shortest first (a yearly session needs years).
 SEARCH_SPANS = (timedelta(days=70), timedelta(days=400), timedelta(days=4 * 366))
 
@@ -110,6 +114,8 @@ def instance_for_occurrence(session: Session, on: date, *, now: datetime) -> Ses
     """The instance of the occurrence on ``on``, created as auto-create would create it
     (``auto_created=True``, times copied from the session) when it does not exist yet.
     Raises ``NotAnOccurrence`` for a date the rules do not produce."""
+    if not EARLIEST_DATE <= on <= LATEST_DATE:
+        raise NotAnOccurrence(f"{on.isoformat()} is out of range.")
     day = datetime.combine(on, datetime.min.time(), tzinfo=session.zone) if session.zone else None
     if day is None or on not in rule_dates(session, after=max(now, day - timedelta(days=1)), before=day + timedelta(days=2)):
         raise NotAnOccurrence(f"{session.name} has no occurrence on {on.isoformat()}.")

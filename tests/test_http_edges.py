@@ -56,7 +56,9 @@ def viewers(live_instance, member, staff_user):
 def urls(live_instance, member) -> list[str]:
     good = {"id": live_instance.pk, "slug": live_instance.session.slug, "str": "2026-01-15"}
     odd = [{"id": 0, "slug": "no-such-session", "str": "not-a-date"},
-           {"id": 999999999999999999, "slug": "x" * 200, "str": "2026-02-30"}]
+           {"id": 999999999999999999, "slug": "x" * 200, "str": "2026-02-30"},
+           {"id": 1, "slug": live_instance.session.slug, "str": "0001-01-01"},
+           {"id": 2, "slug": live_instance.session.slug, "str": "9999-12-31"}]
     routes = site_patterns()
     assert "api/live" in routes and "instances/<id:pk>/leave/" in routes
     return sorted({fill(route, values) for route in routes for values in [good, *odd]})
@@ -136,6 +138,12 @@ def test_a_disallowed_host_under_api_gets_json(client, live_instance):
     assert response.json() == {"error": "Bad request: this host is not served here."}
     page = client.get("/", HTTP_HOST="evil.example")
     assert page.status_code == 400 and not page["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.parametrize("query", ["page=" + "9" * 5000, "page=-1", "lat=nan&lon=inf", "lat=1e400&lon=0",
+                                   "q=" + "x" * 5000, "country=%00", "q=a%00b", "country=IE&city=a%00", "city=%F0%9F%8E%BB", "sessions=1,2"])
+def test_odd_query_strings_on_the_home_page(client, live_instance, query):
+    assert client.get(f"/?{query}").status_code == 200
 
 
 def test_pages_refuse_methods_they_do_not_take(client, live_instance):
