@@ -78,14 +78,26 @@ def _people_here_count(viewer):
     return Coalesce(Subquery(here, output_field=IntegerField()), 0)
 
 
-def _with_live_and_next(sessions, now):
-    """Annotate each session with its live instance id and its next start."""
-    live = SessionInstance.objects.filter(session=OuterRef("pk"), is_active=True).values("pk")[:1]
+def _with_next_start(sessions, now):
+    """Annotate each session with its next start."""
     upcoming = (
         SessionInstance.objects.filter(session=OuterRef("pk"), starts_at__gt=now, is_cancelled=False)
         .order_by("starts_at").values("starts_at")[:1]
     )
-    return sessions.annotate(live_instance_id=Subquery(live), next_starts_at=Subquery(upcoming))
+    return sessions.annotate(next_starts_at=Subquery(upcoming))
+
+
+def _live_now(viewer) -> list[SessionInstance]:
+    """The first ``LIVE_SHOWN + 1`` live instances by start, with the people ``viewer``
+    may see there. Two queries: the ids first (cheap whatever the planner believes about
+    how many are live), then those rows with their sessions and counts."""
+    ids = list(SessionInstance.objects.active().order_by("starts_at", "pk").values_list("pk", flat=True)[:LIVE_SHOWN + 1])
+    if not ids:
+        return []
+    return list(
+        SessionInstance.objects.filter(pk__in=ids).select_related("session")
+        .annotate(here_count=_people_here_count(viewer)).order_by("starts_at", "pk")
+    )
 
 
 def _countries() -> list[tuple[str, str, int]]:
@@ -141,10 +153,7 @@ def home(request):
     near = latitude is not None and longitude is not None
     page = _page_number(request)
 
-    live = list(
-        SessionInstance.objects.active().select_related("session")
-        .annotate(here_count=_people_here_count(viewer)).order_by("starts_at", "pk")[:LIVE_SHOWN + 1]
-    )
+    live = _live_now(viewer)
     soon = list(
         SessionInstance.objects.starting_between(now, now + SOON_SPAN).filter(is_active=False)
         .select_related("session")[:SOON_SHOWN + 1]
@@ -162,10 +171,12 @@ def home(request):
     else:
         sessions = sessions.order_by("country", city_key_expression(), "name", "pk")
     offset = (page - 1) * PAGE_SIZE
-    shown = list(_with_live_and_next(sessions, now)[offset:offset + PAGE_SIZE + 1])
+    shown = list(_with_next_start(sessions, now)[offset:offset + PAGE_SIZE + 1])
     has_next = len(shown) > PAGE_SIZE
     shown = shown[:PAGE_SIZE]
+    live_ids = dict(SessionInstance.objects.live_of_sessions([s.pk for s in shown]).values_list("session_id", "pk"))
     for session in shown:
+        session.live_instance_id = live_ids.get(session.pk)
         session.place = f"{session.city.strip()}, {country_name(session.country)}"
 
     params = {k: v for k, v in {"q": query, "country": country, "city": city}.items() if v}

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models, transaction
 from django.db.models import Exists, F, FloatField, OuterRef, Q, Value
-from django.db.models.functions import Cast, Cos, Lower, Mod, Radians, Sqrt, Trim
+from django.db.models.functions import Cast, Coalesce, Cos, Lower, Mod, Radians, Sqrt, Trim
 from recurrence.fields import RecurrenceField
 
 from sessions_app import clock
@@ -419,6 +419,18 @@ class SessionInstanceQuerySet(models.QuerySet):
     def active(self):
         """The live instances: the one rule for "a session is live" (SPEC 3.1-3.3)."""
         return self.filter(is_active=True)
+
+    def live_of_sessions(self, session_ids):
+        """The live instances of a few sessions, read through the session's foreign-key
+        index. ``is_active`` is compared through ``Coalesce`` on purpose: the sweep flips
+        it for many rows at once and the planner's statistics lag, so a plain
+        ``is_active`` filter makes PostgreSQL scan every live instance through the
+        partial index for each session (PITFALLS "plans at the busy moment")."""
+        return (
+            self.filter(session_id__in=list(session_ids))
+            .alias(live_flag=Coalesce("is_active", Value(False)))
+            .filter(live_flag=True)
+        )
 
     def live_in_city(self, *, city: str, country: str):
         """The live instances in ``city`` (``city_key``) and ``country``, soonest first."""

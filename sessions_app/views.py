@@ -7,7 +7,7 @@ Thin and people-free: the pages that show people (home, instance, person) live i
 
 from __future__ import annotations
 
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
@@ -30,8 +30,10 @@ def describe_rules(rules) -> str:
 @require_GET
 def session_detail(request, slug: str):
     now = clock.now()
-    live = SessionInstance.objects.active().filter(session=OuterRef("pk")).values("pk")[:1]
-    session = get_object_or_404(Session.objects.annotate(live_instance_id=Subquery(live)), slug=slug)
+    session = get_object_or_404(Session, slug=slug)
+    session.live_instance_id = (
+        SessionInstance.objects.live_of_sessions([session.pk]).values_list("pk", flat=True).first()
+    )
     zone = session.zone
     today = now.astimezone(zone).date() if zone else now.date()
     still_on = Q(ends_at__gt=now) | Q(ends_at__isnull=True, date__gte=today)

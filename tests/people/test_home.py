@@ -112,3 +112,27 @@ def test_home_html_stays_small(client, make_session):
     for n in range(60):
         make_session(name="A very long session name " * 3 + str(n))
     assert len(client.get("/").content) < 100_000
+
+
+def test_home_queries_are_constant_with_live_instances(client, at_evening, make_session, make_instance, make_person,
+                                                       django_assert_num_queries):
+    from django.core.cache import cache
+
+    from sessions_app import clock
+    from sessions_app.active_sessions import update_active_sessions
+    from tests.site_helpers import EVENING
+
+    def measure(count: int) -> int:
+        for _ in range(count):
+            instance = make_instance(make_session(), date(2026, 1, 15))
+            place(make_person(), instance)
+        update_active_sessions(EVENING - clock.lookahead(), full=True)
+        cache.clear()
+        # 1 live ids, 1 those live instances with sessions and people counts, 1 starting
+        # within a day, 1 countries, 1 the page of sessions, 1 their live instances.
+        with django_assert_num_queries(6):
+            html = client.get("/").content.decode()
+        return section(html, "live-now").count("data-instance-id=")
+
+    assert measure(2) == 2
+    assert measure(10) == 12
