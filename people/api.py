@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
-from people.models import Person, location_visible_q
+from people.models import Person, location_visible_q, people_here_count
 from sessions_app.api import api_endpoint, json_error
 from sessions_app.models import SessionInstance, SweepRun
 
@@ -95,12 +95,15 @@ def live_state(*, viewer, session_ids: list[int] | None) -> dict:
     number of people there whom ``viewer`` may see, and for a logged-in viewer where they
     are themselves (``me``). Two queries, three for a logged-in viewer, whatever the
     number of sessions."""
-    # One grouped join (not a count per instance): linear whatever the number live.
-    visible_here = Count("people_here", filter=location_visible_q(viewer, prefix="people_here__"))
-    instances = SessionInstance.objects.active()
-    if session_ids is not None:
-        instances = instances.filter(session_id__in=session_ids)
-    rows = instances.annotate(here_count=visible_here).order_by("session_id", "pk").values_list(
+    if session_ids is None:
+        # Every live instance: one grouped join, linear in the number live.
+        instances = SessionInstance.objects.active()
+        here = Count("people_here", filter=location_visible_q(viewer, prefix="people_here__"))
+    else:
+        # A page's sessions: their live instances and one index probe each for the count.
+        instances = SessionInstance.objects.live_of_sessions(session_ids)
+        here = people_here_count(viewer)
+    rows = instances.annotate(here_count=here).order_by("session_id", "pk").values_list(
         "session_id", "pk", "here_count"
     )
     last = SweepRun.objects.order_by("-started_at").values_list("evaluated_at", flat=True).first()

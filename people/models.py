@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 
 from sessions_app import clock
 from sessions_app.models import (
@@ -36,6 +37,16 @@ def location_visible_q(viewer, *, prefix: str = "") -> Q:
     if viewer is not None and viewer.is_authenticated:
         return shared | Q(**{f"{prefix}user_id": viewer.pk})
     return shared
+
+
+def people_here_count(viewer):
+    """A subquery for annotating instances: how many people ``viewer`` may see there
+    (one index probe per instance: for a page's few instances)."""
+    here = (
+        Person.objects.filter(location_visible_q(viewer), at_active_session_instance=models.OuterRef("pk"))
+        .order_by().values("at_active_session_instance").annotate(n=models.Count("pk")).values("n")
+    )
+    return Coalesce(models.Subquery(here, output_field=models.IntegerField()), 0)
 
 
 class PersonQuerySet(models.QuerySet):

@@ -15,8 +15,7 @@ from datetime import date, timedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.db.models import Count, IntegerField, OuterRef, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, OuterRef, Subquery
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -24,7 +23,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from people.api import current_location
-from people.models import Attendance, Person, location_visible_q, may_see_names
+from people.models import Attendance, Person, may_see_names, people_here_count
 from people.services import (
     AttendanceRefused,
     answer,
@@ -69,15 +68,6 @@ def _person_of(user) -> Person:
     return person
 
 
-def _people_here_count(viewer):
-    """Subquery: how many people ``viewer`` may see at the outer instance."""
-    here = (
-        Person.objects.filter(location_visible_q(viewer), at_active_session_instance=OuterRef("pk"))
-        .order_by().values("at_active_session_instance").annotate(n=Count("pk")).values("n")
-    )
-    return Coalesce(Subquery(here, output_field=IntegerField()), 0)
-
-
 def _with_next_start(sessions, now):
     """Annotate each session with its next start."""
     upcoming = (
@@ -96,7 +86,7 @@ def _live_now(viewer) -> list[SessionInstance]:
         return []
     return list(
         SessionInstance.objects.filter(pk__in=ids).select_related("session")
-        .annotate(here_count=_people_here_count(viewer)).order_by("starts_at", "pk")
+        .annotate(here_count=people_here_count(viewer)).order_by("starts_at", "pk")
     )
 
 

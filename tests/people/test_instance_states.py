@@ -118,9 +118,7 @@ def test_answering_ahead_creates_the_instance_as_auto_create_would(fortnightly, 
 
 
 def date_to_instant(day):
-    from datetime import datetime
-
-    from datetime import UTC
+    from datetime import UTC, datetime
 
     return datetime.combine(day, time(12, 0), tzinfo=UTC)
 
