@@ -24,12 +24,12 @@ urlpatterns = [
     path("", include("sessions_app.urls")),
     path("", include("people.urls")),
     path("api/session/<id:session_id>/active_instance", api.session_active_instance, name="api_session_active_instance"),
-    path("api/person/<id:person_id>/active_session", api.person_active_session, name="api_person_active_session"),
     path("api/session_instance/<id:instance_id>/update_active_status", api.update_active_status,
          name="api_update_active_status"),
     path("api/cron/check_active_sessions", api.cron_check_active_sessions, name="api_cron_check_active_sessions"),
     # allauth's views; "login" and "logout" stay the names the site's templates use.
-    path("accounts/login/", account_views.login, name="login"),
+    path("accounts/login/", account_views.LoginView.as_view(http_method_names=["get", "head", "post", "options"]),
+         name="login"),
     path("accounts/logout/", account_views.logout, name="logout"),
     path("", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
@@ -40,5 +40,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = api.bad_request
 handler404 = api.not_found
 handler500 = api.server_error

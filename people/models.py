@@ -7,6 +7,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 
 from sessions_app import clock
 from sessions_app.models import (
@@ -17,6 +18,60 @@ from sessions_app.models import (
     TracksLoadedValues,
     country_validator,
 )
+
+
+def _sees_everyone(viewer) -> bool:
+    return viewer is not None and getattr(viewer, "is_staff", False) and viewer.is_authenticated
+
+
+def may_see_names(viewer) -> bool:
+    """Logged-in members see names on answer lists; anonymous visitors see counts only (SPEC 3.8)."""
+    return viewer is not None and viewer.is_authenticated
+
+
+def location_visible_q(viewer, *, prefix: str = "") -> Q:
+    """The privacy rule of SPEC 3.8 as one ``Q`` over people (``prefix`` reaches them
+    from another model, e.g. ``"person__"``): whom ``viewer`` may be shown *at a live
+    instance*. Staff see everyone, a person sees themselves, everyone else sees only
+    the people who share their location. Anonymous visitors get counts of these, never
+    names (see ``may_see_names``)."""
+    if _sees_everyone(viewer):
+        return Q()
+    shared = Q(**{f"{prefix}share_location": True})
+    if viewer is not None and viewer.is_authenticated:
+        return shared | Q(**{f"{prefix}user_id": viewer.pk})
+    return shared
+
+
+def people_here_count(viewer):
+    """A subquery for annotating instances: how many people ``viewer`` may see there
+    (one index probe per instance: for a page's few instances)."""
+    here = (
+        Person.objects.filter(location_visible_q(viewer), at_active_session_instance=models.OuterRef("pk"))
+        .order_by().values("at_active_session_instance").annotate(n=models.Count("pk")).values("n")
+    )
+    return Coalesce(models.Subquery(here, output_field=models.IntegerField()), 0)
+
+
+class PersonQuerySet(LiveStateQuerySet):
+    def visible_at_live_instance_to(self, viewer):
+        """People whom ``viewer`` may be shown at a live instance (SPEC 3.8)."""
+        return self.filter(location_visible_q(viewer))
+
+    def here_now(self, instance_id: int, viewer):
+        """The people at a live instance whom ``viewer`` may see, by name."""
+        return self.filter(at_active_session_instance_id=instance_id).visible_at_live_instance_to(viewer)
+
+
+class AttendanceQuerySet(LiveStateQuerySet):
+    def visible_to(self, viewer):
+        """Answers ``viewer`` may see: every answer for an instance that is not live;
+        at a live instance only those of people whom ``viewer`` may be shown there (SPEC
+        3.8). Names still need ``may_see_names(viewer)``; anonymous pages show counts."""
+        rule = location_visible_q(viewer, prefix="person__")
+        if not rule:
+            return self
+        return self.filter(Q(session_instance__is_active=False) | rule)
 
 
 class Person(LocksLiveState, HasCountry, TracksLoadedValues, models.Model):
@@ -39,7 +94,7 @@ class Person(LocksLiveState, HasCountry, TracksLoadedValues, models.Model):
     # The secret in the URL of the person's private calendar feed; renewing it retires the old URL.
     calendar_token = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
 
-    objects = LiveStateQuerySet.as_manager()
+    objects = PersonQuerySet.as_manager()
 
     class Meta:
         ordering = ["last_name", "first_name"]
@@ -56,6 +111,15 @@ class Person(LocksLiveState, HasCountry, TracksLoadedValues, models.Model):
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+    def is_viewed_by_self(self, viewer) -> bool:
+        return viewer is not None and viewer.is_authenticated and self.user_id is not None and self.user_id == viewer.pk
+
+    def location_visible_to(self, viewer) -> bool:
+        """May ``viewer`` see where this person is? The row form of ``location_visible_q``."""
+        if not may_see_names(viewer):
+            return False
+        return self.share_location or _sees_everyone(viewer) or self.is_viewed_by_self(viewer)
 
     @staticmethod
     def new_calendar_token() -> str:
@@ -83,7 +147,7 @@ class Attendance(LocksLiveState, TracksLoadedValues, models.Model):
         help_text="When the person pressed \"I've left\" while the instance was live; cleared by a new check-in",
     )
 
-    objects = LiveStateQuerySet.as_manager()
+    objects = AttendanceQuerySet.as_manager()
 
     class Meta:
         constraints = [

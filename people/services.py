@@ -89,6 +89,35 @@ def answer(*, person: Person, instance: SessionInstance, status: str) -> Attenda
 CHECK_IN_AHEAD = timedelta(days=1)
 
 
+def check_in_refusal(instance: SessionInstance, now) -> str | None:
+    """Why "I'm here" is refused now, or ``None`` when it is accepted: the one rule the
+    service applies and the instance page follows to show the button (SPEC 3.5)."""
+    if instance.is_cancelled:
+        return "This session instance is cancelled: you cannot check in."
+    if instance.active_until is not None and instance.active_until <= now:
+        return "This session instance has ended: you cannot check in any more."
+    if instance.starts_at is not None and instance.starts_at > now + CHECK_IN_AHEAD:
+        return "This session instance starts more than a day from now: answer \u201cGoing\u201d instead."
+    return None
+
+
+def answer_refusal(instance: SessionInstance, now) -> str | None:
+    """Why answers are refused now (cancelled, or ended), or ``None``."""
+    state = instance.state_at(now)
+    if state == SessionInstance.State.CANCELLED:
+        return "This session instance is cancelled: there is nothing to answer."
+    if state == SessionInstance.State.ENDED:
+        return "This session instance has ended."
+    return None
+
+
+def may_leave(instance: SessionInstance, attendance: Attendance | None) -> bool:
+    """"I've left" makes sense while the instance is live and the person is there by
+    their answer (``yes``, not left)."""
+    return (instance.is_active and attendance is not None and attendance.status == Attendance.Status.YES
+            and attendance.left_at is None)
+
+
 def check_in(*, person: Person, instance: SessionInstance) -> Attendance:
     """"I'm here": answer yes (now) and, if the instance is live, move there at once.
 
@@ -100,14 +129,9 @@ def check_in(*, person: Person, instance: SessionInstance) -> Attendance:
     now = clock.now()
     with transaction.atomic():
         instance = _locked(instance)
-        if instance.is_cancelled:
-            raise AttendanceRefused("This session instance is cancelled: you cannot check in.")
-        if instance.active_until is not None and instance.active_until <= now:
-            raise AttendanceRefused("This session instance has ended: you cannot check in any more.")
-        if instance.starts_at is not None and instance.starts_at > now + CHECK_IN_AHEAD:
-            raise AttendanceRefused(
-                "This session instance starts more than a day from now: answer \u201cGoing\u201d instead."
-            )
+        refusal = check_in_refusal(instance, now)
+        if refusal:
+            raise AttendanceRefused(refusal)
         attendance, created = Attendance.objects.get_or_create(
             person=person, session_instance=instance, defaults={"status": Attendance.Status.YES}
         )

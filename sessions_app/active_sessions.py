@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 
 from django.db import DatabaseError, transaction
 
-from people import location
+import people.location as location
 from sessions_app import activation, clock
 from sessions_app.auto_create import auto_create
 from sessions_app.hooks import hooks_suppressed, suppress_hooks  # noqa: F401 (re-exported for the signals)
@@ -40,6 +40,7 @@ from sessions_app.models import SweepRun
 from sessions_app.recompute import recompute_windows_if_tz_database_changed
 
 logger = logging.getLogger("ceol.sweep")
+hook_logger = logging.getLogger("ceol.hooks")
 
 SWEEP_RUN_RETENTION = timedelta(days=30)
 SWEEP_TRIGGERS = frozenset({SweepRun.Trigger.CRON, SweepRun.Trigger.HTTP})
@@ -214,6 +215,25 @@ def reevaluate(
     """Re-evaluate these sessions and people now, waiting for the lock: the entry point of
     the event hooks, the admin, the staff API and the services."""
     return evaluate(scope=Scope.of(session_ids=session_ids, person_ids=person_ids), trigger=trigger)
+
+
+def reevaluate_on_commit(
+    what: str, *, session_ids: Collection[int] = (), person_ids: Collection[int] = (),
+    people_of_instance: int | None = None,
+) -> None:
+    """For the event hooks: after the current transaction commits, ``reevaluate`` these
+    sessions and people (``people_of_instance``: the people placed at or going to that
+    instance, read then). A failure is one ERROR line naming ``what`` it was for, and the
+    write that fired the hook stands: the next sweep heals it."""
+
+    def run() -> None:
+        try:
+            people = person_ids if people_of_instance is None else location.people_concerned_by(people_of_instance)
+            reevaluate(session_ids=session_ids, person_ids=people)
+        except Exception as exc:  # noqa: BLE001 - a hook must never fail the write it follows
+            hook_logger.error("Re-evaluation of %s failed; the next sweep heals it: %s", what, _first_line(exc))
+
+    transaction.on_commit(run)
 
 
 def auto_create_scheduled_instances(now: datetime | None = None, *, dry_run: bool = False) -> dict:

@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Count, Exists, F, OuterRef
 from django.template.response import TemplateResponse
 from django.urls import path
 
@@ -154,7 +154,8 @@ class SessionAdmin(admin.ModelAdmin):
     actions = [reevaluate_sessions]
     readonly_fields = ["created_at", "auto_created_until", "auto_create_due_at"]
     fieldsets = [
-        (None, {"fields": ["name", "slug", "venue_name", "address", "city", "country", "timezone"]}),
+        (None, {"fields": ["name", "slug", "venue_name", "address", "city", "country", "timezone", "latitude",
+                           "longitude"]}),
         ("Schedule (local wall-clock time in the session's timezone)", {
             "fields": ["recurrence", "initiation_date", "start_time", "end_time", "termination_date"],
         }),
@@ -182,7 +183,7 @@ class SessionAdmin(admin.ModelAdmin):
 @admin.register(SessionInstance)
 class SessionInstanceAdmin(admin.ModelAdmin):
     form = InstanceForm
-    list_display = ["session", "date", "start_time", "end_time", "location_override", "slot", "city", "country", "timezone", "is_active",
+    list_display = ["session", "date", "start", "end", "location_override", "slot", "city", "country", "timezone", "is_active",
                     "is_cancelled", "auto_created", "local_active_from", "local_active_until", "people_here_count"]
     list_filter = ["is_active", "is_cancelled", "auto_created", "session__country", "session__city"]
     search_fields = ["session__name", "session__venue_name", "session__city"]
@@ -194,11 +195,20 @@ class SessionInstanceAdmin(admin.ModelAdmin):
     actions = ["reevaluate"]
 
     def get_queryset(self, request):
-        return with_slot_label(super().get_queryset(request))
+        # People here counted in the list's one query (it was one query per row).
+        return with_slot_label(super().get_queryset(request)).annotate(people_here_n=Count("people_here"))
 
     @admin.display(description="Time slot")
     def slot(self, obj: SessionInstance) -> str:
         return slot_name(obj)
+
+    @admin.display(description="Start (local)", ordering="start_time")
+    def start(self, obj: SessionInstance) -> str:
+        return f"{obj.start_time:%H:%M}" if obj.start_time else "—"
+
+    @admin.display(description="End (local)", ordering="end_time")
+    def end(self, obj: SessionInstance) -> str:
+        return f"{obj.end_time:%H:%M}" if obj.end_time else "—"
 
     @admin.display(description="City", ordering="session__city")
     def city(self, obj: SessionInstance) -> str:
@@ -220,9 +230,9 @@ class SessionInstanceAdmin(admin.ModelAdmin):
     def local_active_until(self, obj: SessionInstance) -> str:
         return local(obj.active_until, obj.session)
 
-    @admin.display(description="People here")
+    @admin.display(description="People here", ordering="people_here_n")
     def people_here_count(self, obj: SessionInstance) -> int:
-        return obj.people_here.count()
+        return getattr(obj, "people_here_n", None) if hasattr(obj, "people_here_n") else obj.people_here.count()
 
     @admin.display(description="Window (UTC)")
     def window_utc(self, obj: SessionInstance) -> str:

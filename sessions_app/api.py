@@ -12,15 +12,22 @@ import logging
 from functools import wraps
 
 from django.conf import settings
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
-from django.http import Http404, JsonResponse
+from django.core.exceptions import (
+    BadRequest,
+    DisallowedHost,
+    ObjectDoesNotExist,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+)
+from django.http import Http404, JsonResponse, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 
-from people.models import Person
 from sessions_app.active_sessions import SweepFailed, reevaluate, update_active_sessions
 from sessions_app.models import Session, SessionInstance, SweepRun
 
@@ -37,6 +44,16 @@ def _csrf_rejected(request) -> bool:
     """Django's own CSRF check, run inside the view so that a failure can answer in JSON
     (the middleware's failure view is an HTML page)."""
     return CsrfViewMiddleware(lambda _request: None).process_view(request, None, (), {}) is not None
+
+
+def _describe_bad_request(exc: Exception) -> str:
+    if isinstance(exc, RequestDataTooBig):
+        return "the body is too large."
+    if isinstance(exc, TooManyFieldsSent):
+        return "too many fields."
+    if isinstance(exc, DisallowedHost):
+        return "this host is not served here."
+    return "the body cannot be read."
 
 
 def api_endpoint(*methods: str):
@@ -59,6 +76,10 @@ def api_endpoint(*methods: str):
                 return json_error("Not found.", 404)
             except PermissionDenied:
                 return json_error("Forbidden.", 403)
+            except (SuspiciousOperation, BadRequest, MultiPartParserError, UnreadablePostError) as exc:
+                # Oversized bodies, too many fields, multipart without a boundary: reading
+                # request.POST (e.g. in the CSRF check) raises these.
+                return json_error(f"Bad request: {_describe_bad_request(exc)}", 400)
             except Exception:
                 logger.exception("API error on %s %s", request.method, request.path)
                 return json_error("Internal server error.", 500)
@@ -68,55 +89,11 @@ def api_endpoint(*methods: str):
     return decorate
 
 
-def instance_summary(instance: SessionInstance) -> dict:
-    """The ``active_session`` object of the person endpoint (times are the session's local
-    wall-clock times, ``HH:MM``; ``url`` is the instance page's path)."""
-    session = instance.session
-    return {
-        "session_id": session.pk,
-        "session_name": session.name,
-        "instance_id": instance.pk,
-        "date": instance.date.isoformat(),
-        "start_time": instance.start_time.isoformat(timespec="minutes") if instance.start_time else None,
-        "end_time": instance.end_time.isoformat(timespec="minutes") if instance.end_time else None,
-        "venue_name": session.venue_name,
-        "location_override": instance.location_override or None,
-        "city": session.city,
-        "country": session.country,
-        "url": reverse("instance_detail", args=[instance.pk]),
-    }
-
-
-def current_location(person: Person) -> dict | None:
-    """``instance_summary`` of where the person is, or ``None`` when nowhere.
-
-    ``person`` should come with ``at_active_session_instance__session`` selected.
-    """
-    instance = person.at_active_session_instance
-    if instance is None or not instance.is_active:
-        return None
-    return instance_summary(instance)
-
-
-def may_see_location(viewer, person: Person) -> bool:
-    """``share_location=False`` hides a person's location from all but them and staff."""
-    return person.share_location or viewer.is_staff or (person.user_id is not None and person.user_id == viewer.pk)
-
-
-@api_endpoint("GET")
+@api_endpoint("GET", "HEAD")
 def session_active_instance(request, session_id: int):
     session = get_object_or_404(Session, pk=session_id)
     ids = list(session.instances.active().order_by("pk").values_list("pk", flat=True))
     return JsonResponse({"session_id": session.pk, "active_instance_ids": ids})
-
-
-@api_endpoint("GET")
-def person_active_session(request, person_id: int):
-    if not request.user.is_authenticated:
-        return json_error("Log in to see where people are.", 401)
-    person = get_object_or_404(Person.objects.select_related("at_active_session_instance__session"), pk=person_id)
-    location = current_location(person) if may_see_location(request.user, person) else None
-    return JsonResponse({"person_id": person.pk, "active_session": location})
 
 
 @api_endpoint("POST")
@@ -170,6 +147,14 @@ def not_found(request, exception=None):
     if request.path.startswith(API_PREFIX):
         return json_error("Not found.", 404)
     return defaults.page_not_found(request, exception)
+
+
+def bad_request(request, exception=None):
+    """``handler400``: JSON under ``/api/`` (a disallowed host, an unreadable body), the
+    site's 400 page elsewhere."""
+    if request.path.startswith(API_PREFIX):
+        return json_error(f"Bad request: {_describe_bad_request(exception)}", 400)
+    return defaults.bad_request(request, exception)
 
 
 def server_error(request):

@@ -11,8 +11,17 @@ from zoneinfo import TZPATH, ZoneInfo, ZoneInfoNotFoundError
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models, transaction
-from django.db.models import Exists, OuterRef, Q, TextField
-from django.db.models.functions import Cast
+from django.db.models import Exists, F, FloatField, OuterRef, Q, TextField, Value
+from django.db.models.functions import (
+    Cast,
+    Coalesce,
+    Cos,
+    Lower,
+    Mod,
+    Radians,
+    Sqrt,
+    Trim,
+)
 
 from sessions_app import clock
 from sessions_app.db import IdIn
@@ -41,6 +50,12 @@ def iso_country_codes() -> frozenset[str]:
     The pinned ``tzdata`` package ships the table; the system tz directories are the
     fallback. Empty when neither has it: then only the upper-case format is checked.
     """
+    return frozenset(iso_country_names())
+
+
+@lru_cache(maxsize=1)
+def iso_country_names() -> dict[str, str]:
+    """ISO 3166-1 alpha-2 code -> English short name, from ``iso3166.tab`` (empty when absent)."""
     try:
         candidates = [resources.files("tzdata").joinpath("zoneinfo", "iso3166.tab")]
     except ModuleNotFoundError:
@@ -51,8 +66,18 @@ def iso_country_codes() -> frozenset[str]:
             text = table.read_text(encoding="utf-8")
         except OSError:
             continue
-        return frozenset(line[:2] for line in text.splitlines() if line and not line.startswith("#"))
-    return frozenset()
+        names = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                code, _, name = line.partition("\t")
+                names[code.strip()] = name.strip() or code.strip()
+        return names
+    return {}
+
+
+def country_name(code: str) -> str:
+    """The country's name for a code (the code itself when unknown)."""
+    return iso_country_names().get(code, code)
 
 
 def normalise_country(value: str) -> str:
@@ -184,6 +209,58 @@ class LiveStateQuerySet(models.QuerySet):
     delete.queryset_only = True
 
 
+def city_key(value: str) -> str:
+    """How cities compare: trimmed, inner runs of spaces collapsed, case-insensitive."""
+    return " ".join(value.split()).lower()
+
+
+def city_key_expression(field: str = "city"):
+    """``city_key`` in the database (trim + lower; runs of inner spaces are rare and are
+    collapsed on save by ``Session.clean_fields``)."""
+    return Lower(Trim(field))
+
+
+# Near me: the band of latitude searched around the viewer (about 330 km either side),
+# so the distance sort reads an index range, not every session.
+NEAR_ME_DEGREES = 3
+EARTH_RADIUS_KM = 6371.0
+
+
+class SessionQuerySet(LiveStateQuerySet):
+    def search(self, text: str):
+        """Sessions whose name, venue or city contains ``text`` (case-insensitive)."""
+        text = text.strip()
+        if not text:
+            return self
+        return self.filter(Q(name__icontains=text) | Q(venue_name__icontains=text) | Q(city__icontains=text))
+
+    def in_country(self, code: str):
+        return self.filter(country=code.strip().upper())
+
+    def in_city(self, city: str):
+        """Sessions in ``city`` compared by ``city_key`` (case- and space-insensitive)."""
+        return self.alias(city_key=city_key_expression()).filter(city_key=city_key(city))
+
+    def near(self, latitude: float, longitude: float):
+        """Sessions with coordinates within ``NEAR_ME_DEGREES`` of latitude of the point,
+        annotated ``distance_km`` (equirectangular approximation, computed in the
+        database on SQLite and PostgreSQL alike) and sorted nearest first."""
+        lat = Value(float(latitude), output_field=FloatField())
+        lon = Value(float(longitude), output_field=FloatField())
+        s_lat = Cast("latitude", FloatField())
+        s_lon = Cast("longitude", FloatField())
+        # Longitude difference folded into [-180, 180] so the antimeridian is not a wall.
+        d_lon = Mod(s_lon - lon + Value(540.0), Value(360.0)) - Value(180.0)
+        x = Radians(d_lon) * Cos(Radians((s_lat + lat) / Value(2.0)))
+        y = Radians(s_lat - lat)
+        return (
+            self.filter(latitude__isnull=False, longitude__isnull=False,
+                        latitude__gte=latitude - NEAR_ME_DEGREES, latitude__lte=latitude + NEAR_ME_DEGREES)
+            .annotate(distance_km=Sqrt(x * x + y * y) * Value(EARTH_RADIUS_KM))
+            .order_by("distance_km", "pk")
+        )
+
+
 class Session(LocksLiveState, HasCountry, TracksLoadedValues, models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=200, unique=True)
@@ -206,6 +283,14 @@ class Session(LocksLiveState, HasCountry, TracksLoadedValues, models.Model):
     auto_create_instances = models.BooleanField(default=False)
     auto_create_hours_ahead = models.PositiveSmallIntegerField(default=24, validators=hours_ahead_validators)
     termination_date = models.DateField(null=True, blank=True, help_text="Last local date the session runs")
+    latitude = models.DecimalField(
+        max_digits=8, decimal_places=5, null=True, blank=True,
+        validators=[MinValueValidator(-90), MaxValueValidator(90)], help_text="WGS 84 degrees north, for 'near me'",
+    )
+    longitude = models.DecimalField(
+        max_digits=8, decimal_places=5, null=True, blank=True,
+        validators=[MinValueValidator(-180), MaxValueValidator(180)], help_text="WGS 84 degrees east",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # Auto-create bookkeeping: occurrences starting before this instant were generated
     # (so deleted ones are not re-created); null means "restart at the next evaluation".
@@ -215,7 +300,7 @@ class Session(LocksLiveState, HasCountry, TracksLoadedValues, models.Model):
     # When the session was last saved: calendar feeds derive LAST-MODIFIED and SEQUENCE from it.
     updated_at = models.DateTimeField(auto_now=True, null=True)
 
-    objects = LiveStateQuerySet.as_manager()
+    objects = SessionQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -236,6 +321,10 @@ class Session(LocksLiveState, HasCountry, TracksLoadedValues, models.Model):
             ),
             # The sweep lists the zone names in use through it (activation.invalid_timezones).
             models.Index(fields=["timezone"], name="session_timezone"),
+            models.Index(fields=["latitude"], condition=Q(latitude__isnull=False), name="session_latitude"),
+            # The home page's browsing order (country, city key, name, id), also serving a
+            # city's sessions: a page of them is an index range, whatever the number of sessions.
+            models.Index(F("country"), Lower(Trim("city")), F("name"), F("id"), name="session_browse_order"),
         ]
 
     def __str__(self) -> str:
@@ -511,12 +600,41 @@ class SessionInstanceQuerySet(LiveStateQuerySet):
         return self.open_at(t).filter(is_cancelled=False).exclude(Exists(terminated_before))
 
     def active(self):
+        """The live instances: the one rule for "a session is live" (SPEC 3.1-3.3)."""
         return self.filter(is_active=True)
 
     def not_ended_at(self, t: datetime):
         """Instances that have not ended at ``t``, and those with no known end: the ones
         whose stored window still matters and is kept in line with its inputs (SPEC 1)."""
         return self.filter(Q(ends_at__gt=t) | Q(ends_at__isnull=True))
+
+    def live_of_sessions(self, session_ids):
+        """The live instances of a few sessions, read through the session's foreign-key
+        index. ``is_active`` is compared through ``Coalesce`` on purpose: the sweep flips
+        it for many rows at once and the planner's statistics lag, so a plain
+        ``is_active`` filter makes PostgreSQL scan every live instance through the
+        partial index for each session (PITFALLS "plans at the busy moment")."""
+        return (
+            self.filter(IdIn("session_id", session_ids))
+            .alias(live_flag=Coalesce("is_active", Value(False)))
+            .filter(live_flag=True)
+        )
+
+    def live_in_city(self, *, city: str, country: str):
+        """The live instances in ``city`` (``city_key``) and ``country``, soonest first.
+
+        Reads the city's session ids first (one query, through the browsing index), then
+        the live instances among them: PostgreSQL either probes the partial index per
+        session or scans the live instances with a hashed id list, both bounded whatever
+        the statistics of ``is_active`` say (measured at 100,000 sessions, 7,143 of them
+        in one city: 60 ms, against 190 ms through the foreign-key index)."""
+        session_ids = list(Session.objects.in_country(country).in_city(city).values_list("pk", flat=True))
+        return self.active().filter(IdIn("session_id", session_ids)).order_by("starts_at", "pk")
+
+    def starting_between(self, after: datetime, before: datetime):
+        """Not-cancelled instances starting in ``(after, before]``, soonest first."""
+        return self.filter(starts_at__gt=after, starts_at__lte=before, is_cancelled=False).order_by("starts_at", "pk")
+
 
 
 class SessionInstance(LocksLiveState, TracksLoadedValues, models.Model):
@@ -557,6 +675,9 @@ class SessionInstance(LocksLiveState, TracksLoadedValues, models.Model):
         indexes = [
             models.Index(fields=["is_active"], condition=Q(is_active=True), name="instance_is_active"),
             models.Index(fields=["active_from", "active_until"], name="instance_active_window"),
+            # The home page: what starts in the next 24 hours, and the live ones by start.
+            models.Index(fields=["starts_at"], name="instance_starts_at"),
+            models.Index(fields=["starts_at"], condition=Q(is_active=True), name="instance_live_starts_at"),
         ]
 
     def __str__(self) -> str:
@@ -601,6 +722,25 @@ class SessionInstance(LocksLiveState, TracksLoadedValues, models.Model):
             touched = {"updated_at"} if set(update_fields) - {"is_active"} else set()
             kwargs["update_fields"] = {*update_fields, "starts_at", "ends_at", "active_from", "active_until", *touched}
         super().save(*args, **kwargs)
+
+    class State(models.TextChoices):
+        UPCOMING = "upcoming", "Upcoming"
+        LIVE = "live", "Live now"
+        ENDED = "ended", "Ended"
+        CANCELLED = "cancelled", "Cancelled"
+
+    def state_at(self, now: datetime) -> str:
+        """upcoming / live / ended / cancelled. Live is the stored flag the sweep keeps;
+        ended means the active window (or, without one, the local date) is past."""
+        if self.is_cancelled:
+            return self.State.CANCELLED
+        if self.is_active:
+            return self.State.LIVE
+        if self.active_until is not None:
+            return self.State.ENDED if self.active_until <= now else self.State.UPCOMING
+        tz = self.session.zone
+        today = now.astimezone(tz).date() if tz else now.date()
+        return self.State.ENDED if self.date < today else self.State.UPCOMING
 
     @property
     def venue(self) -> str:

@@ -1,5 +1,6 @@
-"""Event hooks (SPEC 5): thin receivers that re-evaluate the one session or person a
-write touched, on commit, through the same service as the sweep.
+"""Event hooks (SPEC 5) for sessions, slots and instances: thin receivers that re-evaluate
+the one session a write touched, on commit, through the same service as the sweep
+(``active_sessions.reevaluate_on_commit``). The attendance hooks are ``people.signals``.
 
 They only make a change immediate: the next sweep would make it anyway. So a hook that
 fails (the database went away, a lock timed out) is one ERROR line naming what it was
@@ -10,41 +11,19 @@ here: ``SessionInstance.save()`` keeps them current synchronously. Fixture loadi
 
 from __future__ import annotations
 
-import logging
-
-from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
-from people.location import people_concerned_by
-from people.models import Attendance
 from sessions_app import active_sessions, clock
 from sessions_app.hooks import hooks_suppressed
 from sessions_app.models import Session, SessionInstance, SessionSchedule
-
-logger = logging.getLogger("ceol.hooks")
-
-
-def _reevaluate_on_commit(what: str, *, session_ids=(), person_ids=None, instance_id=None) -> None:
-    """After the commit, re-evaluate; a failure is logged once and left to the sweep.
-    ``instance_id``: re-place the people concerned by that instance (read at that time)."""
-
-    def run() -> None:
-        try:
-            people = person_ids if instance_id is None else people_concerned_by(instance_id)
-            active_sessions.reevaluate(session_ids=session_ids, person_ids=people or ())
-        except Exception as exc:  # noqa: BLE001 - a hook must never fail the write it follows
-            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            logger.error("Re-evaluation of %s failed; the next sweep heals it: %s", what, first_line)
-
-    transaction.on_commit(run)
 
 
 @receiver(post_save, sender=Session, dispatch_uid="ceol_session_saved")
 def session_saved(sender, instance: Session, raw=False, **kwargs):
     if raw or hooks_suppressed():
         return
-    _reevaluate_on_commit(f"session {instance.pk}", session_ids=[instance.pk])
+    active_sessions.reevaluate_on_commit(f"session {instance.pk}", session_ids=[instance.pk])
 
 
 @receiver(post_save, sender=SessionSchedule, dispatch_uid="ceol_schedule_saved")
@@ -53,7 +32,7 @@ def schedule_changed(sender, instance: SessionSchedule, raw=False, **kwargs):
     # The save or deletion restarted the session's horizon; this makes it happen now.
     if raw or hooks_suppressed():
         return
-    _reevaluate_on_commit(f"session {instance.session_id}", session_ids=[instance.session_id])
+    active_sessions.reevaluate_on_commit(f"session {instance.session_id}", session_ids=[instance.session_id])
 
 
 @receiver(pre_delete, sender=SessionSchedule, dispatch_uid="ceol_schedule_deleting")
@@ -72,11 +51,11 @@ def instance_saved(sender, instance: SessionInstance, raw=False, created=False, 
         # session now would undo the override at once, so the next evaluation decides.
         # The people concerned follow the override now, so nobody stays at an inactive one.
         if instance.changed_fields():
-            _reevaluate_on_commit(f"the people of instance {instance.pk}", instance_id=instance.pk)
+            active_sessions.reevaluate_on_commit(f"the people of instance {instance.pk}", people_of_instance=instance.pk)
         return
     # An instance moved to another session: both sessions' winners may change.
     sessions = sorted({instance.session_id, getattr(instance, "loaded", {}).get("session_id", instance.session_id)})
-    _reevaluate_on_commit(f"session {', '.join(map(str, sessions))}", session_ids=sessions)
+    active_sessions.reevaluate_on_commit(f"session {', '.join(map(str, sessions))}", session_ids=sessions)
 
 
 @receiver(post_delete, sender=SessionInstance, dispatch_uid="ceol_instance_deleted")
@@ -85,14 +64,4 @@ def instance_deleted(sender, instance: SessionInstance, **kwargs):
     # re-placed through the cascade deleting their answers (attendance_changed).
     if hooks_suppressed():
         return
-    _reevaluate_on_commit(f"session {instance.session_id}", session_ids=[instance.session_id])
-
-
-@receiver(post_save, sender=Attendance, dispatch_uid="ceol_attendance_saved")
-@receiver(post_delete, sender=Attendance, dispatch_uid="ceol_attendance_deleted")
-def attendance_changed(sender, instance: Attendance, raw=False, **kwargs):
-    if raw or hooks_suppressed():
-        return
-    # Both people when an answer moves from one person to another.
-    person_ids = sorted({instance.person_id, getattr(instance, "loaded", {}).get("person_id", instance.person_id)})
-    _reevaluate_on_commit(f"person {', '.join(map(str, person_ids))}", person_ids=person_ids)
+    active_sessions.reevaluate_on_commit(f"session {instance.session_id}", session_ids=[instance.session_id])

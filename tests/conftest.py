@@ -17,6 +17,16 @@ from tests.site_helpers import EVENING
 _counter = itertools.count(1)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The home page caches its country and city counts: no test sees another's."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def make_session(db):
     def make(**fields) -> Session:

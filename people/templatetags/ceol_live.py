@@ -1,12 +1,12 @@
 """``{% viewer_location as here %}``: what the header needs on every page — the viewer's
-person id, where they are (the same object the person API returns) and the poll interval
-of ``static/ceol/live.js``. One query for a logged-in user, none for anonymous visitors."""
+person id, where they are (the same object ``/api/live`` returns under ``me``) and the
+poll interval of ``static/ceol/live.js``. One query for a logged-in user, none for
+anonymous visitors."""
 
 from django import template
 from django.conf import settings
 
-from people.models import Person
-from sessions_app.api import current_location
+from people.api import current_location, person_of_viewer
 
 register = template.Library()
 
@@ -19,9 +19,7 @@ def viewer_location(context) -> dict:
     here = {"person_id": None, "active_session": None, "poll_ms": getattr(settings, "LIVE_POLL_MS", DEFAULT_POLL_MS)}
     request = context.get("request")
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
-        return here
-    person = Person.objects.select_related("at_active_session_instance__session").filter(user=user).first()
+    person = person_of_viewer(user)
     if person is not None:
-        here.update(person_id=person.pk, active_session=current_location(person))
+        here.update(person_id=person.pk, active_session=current_location(person, user, with_when=True))
     return here

@@ -94,7 +94,7 @@ def test_sharing_off_hides_the_person_from_here_now_for_others(live_instance, me
 
     def here_now() -> str:
         html = other.get(f"/instances/{live_instance.pk}/").content.decode()
-        return html.split("<h2>Here now</h2>")[1].split("<h2>")[0]
+        return html.split("<h2>Here now")[1].split("<h2>")[0]
 
     assert "Aoife Byrne" in here_now()
     login_client(member.user).post("/accounts/profile/", {**PROFILE, "last_name": "Byrne", "share_location": ""})

@@ -34,7 +34,8 @@ def test_home_lists_sessions_with_live_badge(live_server, page):
         name="Quiet Night", slug="quiet", venue_name="Hall", city="Galway", country="IE", timezone="Europe/Dublin",
     )
     page.goto(live_server.url + "/")
-    assert page.locator(f'[data-session-id="{session.pk}"] .live-now').inner_text() == "LIVE NOW"
+    assert page.locator(f'#sessions [data-session-id="{session.pk}"] .live-now').inner_text() == "LIVE NOW"
+    assert page.locator(f'#live-now [data-session-id="{session.pk}"] .live-now').inner_text() == "LIVE NOW"
     assert page.locator(f'[data-session-id="{quiet.pk}"]').is_visible()
     assert page.locator(f'[data-session-id="{quiet.pk}"] .live-now').count() == 0
 

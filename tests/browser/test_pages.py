@@ -80,7 +80,7 @@ def test_header_dot_popup_and_click(live_server, page, player):
     popup.wait_for(state="visible")
     text = popup.inner_text()
     assert "Mueller Monday" in text and "Mueller Monday Bar, Dublin" in text
-    assert f"{instance.start_time:%H:%M}–{instance.end_time:%H:%M} local time" in text
+    assert f"{instance.start_time:%H:%M} GMT – {instance.end_time:%H:%M} GMT" in text
     dot.click()
     page.wait_for_url(f"{live_server.url}/instances/{instance.pk}/")
     assert page.locator("h1").inner_text().startswith("Mueller Monday")
@@ -157,7 +157,7 @@ def test_attendance_buttons_and_check_in(live_server, page, player):
     assert not page.locator("#active-session-dot").is_visible()
 
 
-def test_buttons_send_an_anonymous_visitor_to_log_in(live_server, page, player):
+def test_a_click_made_logged_out_is_carried_out_after_login(live_server, page, player):
     instance = open_instance(make_session("Mueller Monday", "mueller"))
     page.goto(f"{live_server.url}/instances/{instance.pk}/")
     page.get_by_role("button", name="Going", exact=True).click()
@@ -166,4 +166,6 @@ def test_buttons_send_an_anonymous_visitor_to_log_in(live_server, page, player):
     page.fill("#id_password", "correct horse battery")
     page.click("form.login button[type=submit]")
     page.wait_for_url(f"{live_server.url}/instances/{instance.pk}/")
-    assert not Attendance.objects.exists()  # the answer is given again, knowingly
+    # The click made while logged out is carried out after the login.
+    assert Attendance.objects.get(person=player).status == "yes"
+    assert "Your answer for Mueller Monday: Going." in page.content()

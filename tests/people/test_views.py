@@ -90,18 +90,25 @@ def test_cancelled_instance_check_in_shows_the_message(at_evening, member, make_
     assert not Attendance.objects.exists()
 
 
-@pytest.mark.parametrize("action", ["answer", "check-in"])
-def test_buttons_require_login(client, live_instance, action):
+@pytest.mark.parametrize("action, status", [("answer", "maybe"), ("check-in", "yes")])
+def test_a_click_made_logged_out_is_carried_out_after_login(client, live_instance, member, action, status):
     url = f"/instances/{live_instance.pk}/{action}/"
-    response = client.post(url, {"status": "yes"})
+    response = client.post(url, {"status": status})
     assert response.status_code == 302
-    assert response.url == f"/accounts/login/?next=/instances/{live_instance.pk}/{action}/"
+    assert response.url == "/accounts/login/?next=%2Fresume%2F"
     assert not Attendance.objects.exists()
-
-
-def test_back_from_login_a_get_lands_on_the_instance(live_instance, member):
-    response = login_client(member.user).get(f"/instances/{live_instance.pk}/answer/")
+    response = client.post("/accounts/login/", {"login": "aoife", "password": "pw", "next": "/resume/"})
+    assert response.url == "/resume/"
+    response = client.get("/resume/")
     assert response.url == f"/instances/{live_instance.pk}/"
+    assert Attendance.objects.get(person=member).status == status
+    # Once only: a second visit does nothing more.
+    assert client.get("/resume/").url == "/"
+
+
+def test_a_get_on_a_button_url_is_405(live_instance, member):
+    response = login_client(member.user).get(f"/instances/{live_instance.pk}/answer/")
+    assert response.status_code == 405
     assert not Attendance.objects.exists()
 
 

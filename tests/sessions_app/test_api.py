@@ -58,7 +58,7 @@ def test_unknown_ids_and_paths_are_json_404(client, url):
 def test_wrong_method_is_json_405(client, live_instance):
     response = client.post(f"/api/session/{live_instance.session_id}/active_instance")
     assert_json_error(response, 405)
-    assert response["Allow"] == "GET"
+    assert response["Allow"] == "GET, HEAD"
 
 
 # GET /api/person/<id>/active_session

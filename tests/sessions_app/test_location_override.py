@@ -46,7 +46,7 @@ def test_the_instance_page_shows_the_override_instead_of_the_venue(client, moved
 def test_the_session_page_shows_the_override_on_its_upcoming_instance(client, moved, make_instance):
     other = make_instance(moved.session, date(2026, 1, 22))
     html = client.get(f"/sessions/{moved.session.slug}/").content.decode()
-    upcoming = html[html.index("<h2>Upcoming</h2>"):]
+    upcoming = html[html.index("<h2>Coming up</h2>"):]
     assert upcoming.count(UPSTAIRS) == 1
     assert upcoming.index(UPSTAIRS) < upcoming.index(f"/instances/{other.pk}/")
 

@@ -458,9 +458,9 @@ def test_the_session_page_lists_the_upcoming_instances_of_all_slots_in_date_orde
     session, slot = two_slot_session(WEEKENDS, auto_create_hours_ahead=168)
     sweep_at(t)
     html = client.get(f"/sessions/{session.slug}/").content.decode()
-    upcoming = html[html.index("<h2>Upcoming</h2>"):]
+    upcoming = html[html.index("<h2>Coming up</h2>"):]
     ids = [i.pk for i in session.instances.order_by("starts_at")]
     assert len(ids) == 3  # Saturday and Sunday of the slot, Tuesday of the main slot
     positions = [upcoming.index(f'href="/instances/{pk}/"') for pk in ids]
     assert positions == sorted(positions)
-    assert "Sat 10 Jan 2026, 16:00–19:00 GMT" in upcoming and "Tue 13 Jan 2026, 21:00–23:30 GMT" in upcoming
+    assert "Saturday 10 January 2026, 16:00 GMT" in upcoming and "Tuesday 13 January 2026, 21:00 GMT" in upcoming

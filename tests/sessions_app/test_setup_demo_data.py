@@ -230,3 +230,13 @@ def test_bad_today_is_a_usage_error():
         setup_demo("--today=15/01/2026", today=None)
     assert excinfo.value.returncode == 2
     assert Session.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_sessions_have_coordinates_for_near_me():
+    setup_demo()
+    cobblestone = Session.objects.get(slug="cobblestone-thursday")
+    assert (str(cobblestone.latitude), str(cobblestone.longitude)) == ("53.34867", "-6.27807")
+    assert not Session.objects.filter(latitude__isnull=True).exists()
+    nearest = Session.objects.near(53.35, -6.26).values_list("slug", flat=True)[:1]
+    assert list(nearest) == ["cobblestone-thursday"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
@@ -40,6 +41,8 @@ SESSION_DEFAULTS = {
     "active_buffer_minutes_after": 60,
     "auto_create_instances": False,
     "auto_create_hours_ahead": 24,
+    "latitude": None,
+    "longitude": None,
 }
 
 
@@ -164,6 +167,8 @@ def _session_values(spec: dict) -> dict:
         values[name] = time.fromisoformat(values[name]) if values.get(name) else None
     for name in ("initiation_date", "termination_date"):
         values[name] = date.fromisoformat(values[name]) if values[name] else None
+    for name in ("latitude", "longitude"):
+        values[name] = Decimal(str(values[name])) if values[name] not in (None, "") else None
     return values
 
 
