@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEV_ENV := DEBUG=1
 
-.PHONY: run test test-browser migrate demo sweep bench lint fmt clean
+.PHONY: run test test-browser migrate demo sweep bench lint check typecheck fmt clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ceol needs Python 3.11 or newer")'
@@ -35,10 +35,19 @@ test-browser: $(STAMP)
 bench: $(STAMP)
 	$(DEV_ENV) $(BIN)/python manage.py bench_sweep --sessions 1000
 
-# ruff (lint + format check) and mypy with django-stubs; configuration in pyproject.toml.
+# ruff (lint + format check), the migrations and the deploy checks; configuration in
+# pyproject.toml. CI runs `make check`. `make typecheck` (mypy with django-stubs) is not
+# clean yet and not in CI.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+check: lint
+	$(DEV_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
+	DEBUG=0 SECRET_KEY=ci-check-deploy-only-0123456789abcdefghijklmnopqrstuvwxyzABCDEFG \
+	  ALLOWED_HOSTS=ceol.example.org $(BIN)/python manage.py check --deploy --fail-level WARNING
+
+typecheck: $(STAMP)
 	$(BIN)/mypy .
 
 fmt: $(STAMP)

@@ -41,10 +41,9 @@ def my_sessions(*, person: Person, now) -> tuple[list, list]:
     An instance without known times counts as upcoming through its local date (compared
     with the UTC date: a day's slack either way, as its hours are unknown).
     """
-    answers = (
-        Attendance.objects.filter(person=person, status__in=[Attendance.Status.YES, Attendance.Status.MAYBE])
-        .select_related("session_instance__session")
-    )
+    answers = Attendance.objects.filter(
+        person=person, status__in=[Attendance.Status.YES, Attendance.Status.MAYBE]
+    ).select_related("session_instance__session")
     still_on = Q(session_instance__ends_at__gt=now) | Q(
         session_instance__ends_at__isnull=True, session_instance__date__gte=now.date()
     )

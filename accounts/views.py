@@ -28,11 +28,15 @@ def profile(request):
         form.save()
         messages.success(request, "Your profile is saved.")
         return redirect("profile")
-    return render(request, "accounts/profile.html", {
-        "person": person,
-        "form": form,
-        "feed_path": reverse("person_calendar", args=[person.calendar_token]),
-    })
+    return render(
+        request,
+        "accounts/profile.html",
+        {
+            "person": person,
+            "form": form,
+            "feed_path": reverse("person_calendar", args=[person.calendar_token]),
+        },
+    )
 
 
 @require_POST

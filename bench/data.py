@@ -89,21 +89,27 @@ class Pattern:
 def pattern_id(index: int) -> int:
     """The pattern of the session with 0-based ``index``; ``pattern_id_sql`` in SQL."""
     zones = len(ZONES)
-    return (index % zones) * KINDS * VARIANTS + (index // zones) % KINDS * VARIANTS + index // (zones * KINDS) % VARIANTS
+    return (
+        (index % zones) * KINDS * VARIANTS + (index // zones) % KINDS * VARIANTS + index // (zones * KINDS) % VARIANTS
+    )
 
 
 def second_pattern_id_sql(pattern: str) -> str:
     """The pattern of a session's second slot: same zone and variant (so the same buffers
     and length, which are the session's), the next kind (another start around t)."""
     per_zone = KINDS * VARIANTS
-    return f"(({pattern}) / {per_zone}) * {per_zone} + ((({pattern}) / {VARIANTS} %% {KINDS} + 1) %% {KINDS}) " \
-           f"* {VARIANTS} + ({pattern}) %% {VARIANTS}"
+    return (
+        f"(({pattern}) / {per_zone}) * {per_zone} + ((({pattern}) / {VARIANTS} %% {KINDS} + 1) %% {KINDS}) "
+        f"* {VARIANTS} + ({pattern}) %% {VARIANTS}"
+    )
 
 
 def pattern_id_sql(index: str) -> str:
     zones = len(ZONES)
-    return f"(({index}) %% {zones}) * {KINDS * VARIANTS} + (({index}) / {zones}) %% {KINDS} * {VARIANTS} " \
-           f"+ ({index}) / {zones * KINDS} %% {VARIANTS}"
+    return (
+        f"(({index}) %% {zones}) * {KINDS * VARIANTS} + (({index}) / {zones}) %% {KINDS} * {VARIANTS} "
+        f"+ ({index}) / {zones * KINDS} %% {VARIANTS}"
+    )
 
 
 def patterns(t: datetime) -> list[Pattern]:
@@ -116,12 +122,19 @@ def patterns(t: datetime) -> list[Pattern]:
                 before, after, length = BEFORE[variant], AFTER[variant], LENGTH[variant]
                 offset = {OPENING: before, CLOSING: -length - after, SPREAD_OUT: SPREAD[variant]}[kind]
                 start = local_t + timedelta(minutes=offset)
-                result.append(Pattern(
-                    id=zone_index * KINDS * VARIANTS + kind * VARIANTS + variant,
-                    timezone=tz_name, city=city, country=country,
-                    start_time=start.time(), end_time=(start + timedelta(minutes=length)).time(),
-                    before=before, after=after, busy_date=start.date(),
-                ))
+                result.append(
+                    Pattern(
+                        id=zone_index * KINDS * VARIANTS + kind * VARIANTS + variant,
+                        timezone=tz_name,
+                        city=city,
+                        country=country,
+                        start_time=start.time(),
+                        end_time=(start + timedelta(minutes=length)).time(),
+                        before=before,
+                        after=after,
+                        busy_date=start.date(),
+                    )
+                )
     return result
 
 
@@ -131,8 +144,12 @@ def weekly_windows(pattern: Pattern, weeks: tuple[int, int]):
     for week in range(weeks[0], weeks[1] + 1):
         day = pattern.busy_date + timedelta(weeks=week)
         window = compute_window(
-            local_date=day, start_time=pattern.start_time, end_time=pattern.end_time, tz=tz,
-            buffer_before_minutes=pattern.before, buffer_after_minutes=pattern.after,
+            local_date=day,
+            start_time=pattern.start_time,
+            end_time=pattern.end_time,
+            tz=tz,
+            buffer_before_minutes=pattern.before,
+            buffer_after_minutes=pattern.after,
         )
         yield week, day, window.starts_at, window.ends_at, window.active_from, window.active_until
 
@@ -166,8 +183,10 @@ class _Sql:
         start, stop = int(start), int(stop)
         if self.postgres:
             return f"generate_series({start}, {stop - 1}) AS seq(x)"
-        return (f"(WITH RECURSIVE s(x) AS (SELECT {start} UNION ALL SELECT x + 1 FROM s WHERE x + 1 < {stop}) "
-                "SELECT x FROM s) AS seq")
+        return (
+            f"(WITH RECURSIVE s(x) AS (SELECT {start} UNION ALL SELECT x + 1 FROM s WHERE x + 1 < {stop}) "
+            "SELECT x FROM s) AS seq"
+        )
 
     def minus_minutes(self, minutes_sql: str) -> str:
         """The bound instant parameter minus ``minutes_sql`` minutes."""
@@ -345,17 +364,26 @@ def _create_pattern_tables(cursor, sql: _Sql, all_patterns: list[Pattern], weeks
         f"CREATE TEMPORARY TABLE bench_pattern_week (pattern_id integer, week integer, date {d}, "
         f"starts_at {dt}, ends_at {dt}, active_from {dt}, active_until {dt}, PRIMARY KEY (pattern_id, week))"
     )
-    cursor.execute("CREATE TEMPORARY TABLE bench_session (idx integer PRIMARY KEY, session_id bigint, pattern_id integer)")
+    cursor.execute(
+        "CREATE TEMPORARY TABLE bench_session (idx integer PRIMARY KEY, session_id bigint, pattern_id integer)"
+    )
     cursor.execute("CREATE TEMPORARY TABLE bench_busy (idx integer PRIMARY KEY, busy_id bigint, previous_id bigint)")
     cursor.execute("CREATE TEMPORARY TABLE bench_person (idx integer PRIMARY KEY, person_id bigint)")
     cursor.executemany(
         "INSERT INTO bench_pattern VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         [
             (
-                p.id, p.timezone, p.city, p.country, f"RRULE:FREQ=WEEKLY;BYDAY={WEEKDAYS[p.busy_date.weekday()]}",
+                p.id,
+                p.timezone,
+                p.city,
+                p.country,
+                f"RRULE:FREQ=WEEKLY;BYDAY={WEEKDAYS[p.busy_date.weekday()]}",
                 ops.adapt_datefield_value(p.busy_date + timedelta(weeks=weeks[0])),
                 ops.adapt_datefield_value(p.busy_date - timedelta(weeks=1)),
-                ops.adapt_timefield_value(p.start_time), ops.adapt_timefield_value(p.end_time), p.before, p.after,
+                ops.adapt_timefield_value(p.start_time),
+                ops.adapt_timefield_value(p.end_time),
+                p.before,
+                p.after,
             )
             for p in all_patterns
         ],
@@ -383,8 +411,14 @@ def _insert_attendances(cursor, sql: _Sql, *, sessions: int, people: int, t: dat
         # (which session's instance, status, check-in time, label)
         ("ba.busy_id", f"ba.idx = bp.idx %% {sessions}", "bp.idx %% 4 = 3", "bp.idx %% 50", checked, "first"),
         ("ba.busy_id", f"ba.idx = {second}", "bp.idx %% 3 = 0", "bp.idx * 3 %% 50", checked, "second"),
-        ("ba.previous_id", f"ba.idx = bp.idx %% {sessions} AND ba.previous_id IS NOT NULL", "false", "bp.idx %% 50",
-         last_week, "last week's"),
+        (
+            "ba.previous_id",
+            f"ba.idx = bp.idx %% {sessions} AND ba.previous_id IS NOT NULL",
+            "false",
+            "bp.idx %% 50",
+            last_week,
+            "last week's",
+        ),
     )
     for instance, join, maybe, minutes, base, label in answers:
         for low, high in _chunks(people, 4):

@@ -73,11 +73,15 @@ def measure_pages(*, sessions: int, progress: Callable[[str], None] = lambda m: 
     # A live instance at every size, so that the pages show the same state (and queries).
     instance = SessionInstance.objects.filter(is_active=True).select_related("session").order_by("session_id").first()
     middle = instance.session
-    person = Person.objects.filter(at_active_session_instance__isnull=False).order_by("pk").first() or \
-        Person.objects.order_by("pk").first()
+    person = (
+        Person.objects.filter(at_active_session_instance__isnull=False).order_by("pk").first()
+        or Person.objects.order_by("pk").first()
+    )
     user = User.objects.create_user("bench-member")
     Person.objects.filter(pk=person.pk).update(user=user)
-    fifty = ",".join(str(pk) for pk in Session.objects.order_by("pk").values_list("pk", flat=True)[:: max(1, sessions // 50)][:50])
+    fifty = ",".join(
+        str(pk) for pk in Session.objects.order_by("pk").values_list("pk", flat=True)[:: max(1, sessions // 50)][:50]
+    )
     pages = [
         ("home", "/"),
         ("home search", "/?q=Venue%2012"),
@@ -91,14 +95,21 @@ def measure_pages(*, sessions: int, progress: Callable[[str], None] = lambda m: 
         ("person endpoint", f"/api/person/{person.pk}/active_session"),
     ]
     cache.clear()
-    static = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-              "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    static = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     with frozen_clock(now - clock.lookahead()), override_settings(ALLOWED_HOSTS=["testserver"], STORAGES=static):
         client = Client()
         client.force_login(user)
         figures = [_measure(client, name, url) for name, url in pages]
-    return {"sessions": sessions, "backend": connection.vendor, "build_s": round(built["build_s"], 1),
-            "instances": built["instances"], "figures": [asdict(f) for f in figures]}
+    return {
+        "sessions": sessions,
+        "backend": connection.vendor,
+        "build_s": round(built["build_s"], 1),
+        "instances": built["instances"],
+        "figures": [asdict(f) for f in figures],
+    }
 
 
 def render_side_by_side(runs: list[dict]) -> str:
@@ -107,8 +118,10 @@ def render_side_by_side(runs: list[dict]) -> str:
     header = f"{'page':<20}" + "".join(f"{size + ' ms':>14}{'q':>5}{'KB':>9}" for size in sizes)
     if len(runs) > 1:
         header += f"{'time x':>9}"
-    lines = [f"ceol page benchmark on {runs[0]['backend']} (median of {REPEATS}, logged-in member, busy evening)",
-             header]
+    lines = [
+        f"ceol page benchmark on {runs[0]['backend']} (median of {REPEATS}, logged-in member, busy evening)",
+        header,
+    ]
     for index, first in enumerate(runs[0]["figures"]):
         row = f"{first['name']:<20}"
         for run in runs:

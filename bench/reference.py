@@ -34,8 +34,10 @@ def _place_key(option: tuple) -> tuple:
     """Starts first (UTC), then most recent check-in, then higher instance id."""
     instance_id, starts_at, checked_in_at = option
     return (
-        starts_at is None, starts_at.timestamp() if starts_at else 0,
-        checked_in_at is None, -checked_in_at.timestamp() if checked_in_at else 0,
+        starts_at is None,
+        starts_at.timestamp() if starts_at else 0,
+        checked_in_at is None,
+        -checked_in_at.timestamp() if checked_in_at else 0,
         -instance_id,
     )
 
@@ -52,8 +54,12 @@ def _winner(instances: list[tuple], session: tuple, t: datetime) -> int | None:
         if is_cancelled or (termination_date and day > termination_date):
             continue
         window = compute_window(
-            local_date=day, start_time=start_time, end_time=end_time, tz=tz,
-            buffer_before_minutes=before, buffer_after_minutes=after,
+            local_date=day,
+            start_time=start_time,
+            end_time=end_time,
+            tz=tz,
+            buffer_before_minutes=before,
+            buffer_after_minutes=after,
         )
         if window and window.active_from <= t < window.active_until:
             key = (window.starts_at, pk)
@@ -86,8 +92,9 @@ def _sweep_session(session: tuple, t: datetime) -> tuple[list[int], list[int], l
     for pk in activated:
         SessionInstance.objects.filter(pk=pk).update(is_active=True)
         people.extend(
-            Attendance.objects.filter(session_instance_id=pk, status=Attendance.Status.YES)
-            .values_list("person_id", flat=True)
+            Attendance.objects.filter(session_instance_id=pk, status=Attendance.Status.YES).values_list(
+                "person_id", flat=True
+            )
         )
     return activated, deactivated, people
 
@@ -102,7 +109,9 @@ def _place_person(person_id: int) -> dict | None:
         (instance_id, starts_at, checked_in_at)
         for instance_id, starts_at, checked_in_at, is_active in Attendance.objects.filter(
             person_id=person_id, status=Attendance.Status.YES
-        ).values_list("session_instance_id", "session_instance__starts_at", "checked_in_at", "session_instance__is_active")
+        ).values_list(
+            "session_instance_id", "session_instance__starts_at", "checked_in_at", "session_instance__is_active"
+        )
         if is_active
     ]
     if location is not None and any(option[0] == location for option in options):

@@ -205,13 +205,17 @@ def run(
 
     if Session.objects.exists():
         if not reset:
-            raise BenchmarkRefused(
-                "The database already holds sessions; pass --reset to empty ceol's tables first."
-            )
+            raise BenchmarkRefused("The database already holds sessions; pass --reset to empty ceol's tables first.")
         say("emptying ceol's tables (--reset)")
         data.reset()
-    build = data.build(sessions=sessions, now=now, weeks=weeks, people_per_session=people_per_session,
-                       second_slot=second_slot, progress=progress)
+    build = data.build(
+        sessions=sessions,
+        now=now,
+        weeks=weeks,
+        people_per_session=people_per_session,
+        second_slot=second_slot,
+        progress=progress,
+    )
     previous_now = now - data.PREVIOUS_RUN
     say(f"previous cron run at {clock.evaluation_instant(previous_now).isoformat()} (untimed) ...")
     warm_s, _, warm = timed(project_sweep, previous_now)

@@ -72,9 +72,7 @@ def location(instance) -> str:
     return ", ".join(part.strip() for part in (place, session.address, session.city) if part and part.strip())
 
 
-def build_calendar(
-    *, name: str, entries: Iterable[Entry], url_of: Callable[[object], str], uid_domain: str
-) -> bytes:
+def build_calendar(*, name: str, entries: Iterable[Entry], url_of: Callable[[object], str], uid_domain: str) -> bytes:
     """The feed as bytes. ``url_of(instance)`` gives the absolute URL of its page."""
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)

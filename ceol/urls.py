@@ -1,5 +1,5 @@
-from django.contrib import admin
 from allauth.account import views as account_views
+from django.contrib import admin
 from django.urls import include, path, register_converter
 
 from sessions_app import api, health
@@ -23,13 +23,21 @@ register_converter(IdConverter, "id")
 urlpatterns = [
     path("", include("sessions_app.urls")),
     path("", include("people.urls")),
-    path("api/session/<id:session_id>/active_instance", api.session_active_instance, name="api_session_active_instance"),
-    path("api/session_instance/<id:instance_id>/update_active_status", api.update_active_status,
-         name="api_update_active_status"),
+    path(
+        "api/session/<id:session_id>/active_instance", api.session_active_instance, name="api_session_active_instance"
+    ),
+    path(
+        "api/session_instance/<id:instance_id>/update_active_status",
+        api.update_active_status,
+        name="api_update_active_status",
+    ),
     path("api/cron/check_active_sessions", api.cron_check_active_sessions, name="api_cron_check_active_sessions"),
     # allauth's views; "login" and "logout" stay the names the site's templates use.
-    path("accounts/login/", account_views.LoginView.as_view(http_method_names=["get", "head", "post", "options"]),
-         name="login"),
+    path(
+        "accounts/login/",
+        account_views.LoginView.as_view(http_method_names=["get", "head", "post", "options"]),
+        name="login",
+    ),
     path("accounts/logout/", account_views.logout, name="logout"),
     path("", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),

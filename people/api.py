@@ -103,8 +103,8 @@ def live_state(*, viewer, session_ids: list[int] | None) -> dict:
         # A page's sessions: their live instances and one index probe each for the count.
         instances = SessionInstance.objects.live_of_sessions(session_ids)
         here = people_here_count(viewer)
-    rows = instances.annotate(here_count=here).order_by("session_id", "pk").values_list(
-        "session_id", "pk", "here_count"
+    rows = (
+        instances.annotate(here_count=here).order_by("session_id", "pk").values_list("session_id", "pk", "here_count")
     )
     last = SweepRun.objects.order_by("-started_at").values_list("evaluated_at", flat=True).first()
     body = {

@@ -63,7 +63,8 @@ _EVERYONE_RANKED = f"""
             SELECT 1 FROM {_LIVE} l WHERE l.person_id = p.id AND l.instance_id = p.at_active_session_instance_id
         )
         UNION ALL
-        SELECT DISTINCT l.person_id AS id, CAST(NULL AS BIGINT) AS here FROM {_LIVE} l JOIN {_PERSON} p ON p.id = l.person_id
+        SELECT DISTINCT l.person_id AS id, CAST(NULL AS BIGINT) AS here
+        FROM {_LIVE} l JOIN {_PERSON} p ON p.id = l.person_id
         WHERE p.at_active_session_instance_id IS NULL
     ), ranked AS (
         SELECT f.id AS id, f.here AS here, l.instance_id AS there,
@@ -135,9 +136,7 @@ def relocate_people(*, everyone: bool = False, person_ids: Collection[int] = ())
         else:
             ranked = _LISTED_RANKED.replace("{ids}", _LISTED_IDS[connection.vendor])
             rows = _moves(cursor, ranked, [_id_list_param(person_ids)])
-    return [
-        {"person_id": pk, "from_instance_id": here, "to_instance_id": there} for pk, here, there in sorted(rows)
-    ]
+    return [{"person_id": pk, "from_instance_id": here, "to_instance_id": there} for pk, here, there in sorted(rows)]
 
 
 def _id_list_param(ids: Collection[int]):

@@ -48,7 +48,10 @@ def people_here_count(viewer):
     (one index probe per instance: for a page's few instances)."""
     here = (
         Person.objects.filter(location_visible_q(viewer), at_active_session_instance=models.OuterRef("pk"))
-        .order_by().values("at_active_session_instance").annotate(n=models.Count("pk")).values("n")
+        .order_by()
+        .values("at_active_session_instance")
+        .annotate(n=models.Count("pk"))
+        .values("n")
     )
     return Coalesce(models.Subquery(here, output_field=models.IntegerField()), 0)
 
@@ -85,7 +88,11 @@ class Person(LocksLiveState, HasCountry, TracksLoadedValues, models.Model):
     country = models.CharField(max_length=2, blank=True, validators=[country_validator])
     share_location = models.BooleanField(default=True, help_text="Show others which session I am at")
     at_active_session_instance = models.ForeignKey(
-        SessionInstance, null=True, blank=True, on_delete=models.SET_NULL, related_name="people_here",
+        SessionInstance,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="people_here",
         help_text="Where the person is right now (kept by the sweep)",
         # Only the partial index below (rows that are somewhere): the full one would be
         # written for every person the sweep moves and never serves a query.
@@ -143,8 +150,9 @@ class Attendance(LocksLiveState, TracksLoadedValues, models.Model):
     status = models.CharField(max_length=5, choices=Status.choices)
     checked_in_at = models.DateTimeField(null=True, blank=True, help_text="When the answer last became yes")
     left_at = models.DateTimeField(
-        null=True, blank=True,
-        help_text="When the person pressed \"I've left\" while the instance was live; cleared by a new check-in",
+        null=True,
+        blank=True,
+        help_text='When the person pressed "I\'ve left" while the instance was live; cleared by a new check-in',
     )
 
     objects = AttendanceQuerySet.as_manager()

@@ -112,14 +112,18 @@ def answer_refusal(instance: SessionInstance, now) -> str | None:
 
 
 def may_leave(instance: SessionInstance, attendance: Attendance | None) -> bool:
-    """"I've left" makes sense while the instance is live and the person is there by
+    """ "I've left" makes sense while the instance is live and the person is there by
     their answer (``yes``, not left)."""
-    return (instance.is_active and attendance is not None and attendance.status == Attendance.Status.YES
-            and attendance.left_at is None)
+    return (
+        instance.is_active
+        and attendance is not None
+        and attendance.status == Attendance.Status.YES
+        and attendance.left_at is None
+    )
 
 
 def check_in(*, person: Person, instance: SessionInstance) -> Attendance:
-    """"I'm here": answer yes (now) and, if the instance is live, move there at once.
+    """ "I'm here": answer yes (now) and, if the instance is live, move there at once.
 
     On an instance that is not live yet the yes is recorded and the move happens when it
     activates. A check-in elsewhere sticks: the stay-put rule keeps the person there, and
@@ -148,7 +152,7 @@ def check_in(*, person: Person, instance: SessionInstance) -> Attendance:
 
 
 def leave(*, person: Person, instance: SessionInstance) -> Attendance:
-    """"I've left": off this live instance at once (re-placed elsewhere by the person
+    """ "I've left": off this live instance at once (re-placed elsewhere by the person
     rule), the ``yes`` kept, and not placed here again until a new check-in.
 
     Refuses when the instance is not live or the person has no ``yes`` for it.

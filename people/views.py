@@ -69,7 +69,8 @@ def _with_next_start(sessions, now):
     """Annotate each session with its next start."""
     upcoming = (
         SessionInstance.objects.filter(session=OuterRef("pk"), starts_at__gt=now, is_cancelled=False)
-        .order_by("starts_at").values("starts_at")[:1]
+        .order_by("starts_at")
+        .values("starts_at")[:1]
     )
     return sessions.annotate(next_starts_at=Subquery(upcoming))
 
@@ -78,12 +79,16 @@ def _live_now(viewer) -> list[SessionInstance]:
     """The first ``LIVE_SHOWN + 1`` live instances by start, with the people ``viewer``
     may see there. Two queries: the ids first (cheap whatever the planner believes about
     how many are live), then those rows with their sessions and counts."""
-    ids = list(SessionInstance.objects.active().order_by("starts_at", "pk").values_list("pk", flat=True)[:LIVE_SHOWN + 1])
+    ids = list(
+        SessionInstance.objects.active().order_by("starts_at", "pk").values_list("pk", flat=True)[: LIVE_SHOWN + 1]
+    )
     if not ids:
         return []
     return list(
-        SessionInstance.objects.filter(pk__in=ids).select_related("session")
-        .annotate(here_count=people_here_count(viewer)).order_by("starts_at", "pk")
+        SessionInstance.objects.filter(pk__in=ids)
+        .select_related("session")
+        .annotate(here_count=people_here_count(viewer))
+        .order_by("starts_at", "pk")
     )
 
 
@@ -91,17 +96,25 @@ def _countries() -> list[tuple[str, str, int]]:
     def count():
         rows = Session.objects.order_by().values_list("country").annotate(n=Count("pk"))
         return sorted(((code, country_name(code), n) for code, n in rows), key=lambda row: row[1])
+
     return cache.get_or_set("ceol:home:countries", count, BROWSE_CACHE_SECONDS)
 
 
 def _cities(country: str) -> list[tuple[str, int]]:
     """The country's cities (by ``city_key``, shown as most often written), most sessions first."""
+
     def count():
         rows = (
-            Session.objects.in_country(country).order_by().annotate(key=city_key_expression())
-            .values("key").annotate(n=Count("pk")).order_by("-n", "key").values_list("key", "n")[:CITIES_SHOWN]
+            Session.objects.in_country(country)
+            .order_by()
+            .annotate(key=city_key_expression())
+            .values("key")
+            .annotate(n=Count("pk"))
+            .order_by("-n", "key")
+            .values_list("key", "n")[:CITIES_SHOWN]
         )
         return [(key.title(), n) for key, n in rows]
+
     return cache.get_or_set(f"ceol:home:cities:{country}", count, BROWSE_CACHE_SECONDS)
 
 
@@ -142,8 +155,9 @@ def home(request):
 
     live = _live_now(viewer)
     soon = list(
-        SessionInstance.objects.starting_between(now, now + SOON_SPAN).filter(is_active=False)
-        .select_related("session")[:SOON_SHOWN + 1]
+        SessionInstance.objects.starting_between(now, now + SOON_SPAN)
+        .filter(is_active=False)
+        .select_related("session")[: SOON_SHOWN + 1]
     )
 
     sessions = Session.objects.all()
@@ -158,7 +172,7 @@ def home(request):
     else:
         sessions = sessions.order_by("country", city_key_expression(), "name", "pk")
     offset = (page - 1) * PAGE_SIZE
-    shown = list(with_has_slots(_with_next_start(sessions, now))[offset:offset + PAGE_SIZE + 1])
+    shown = list(with_has_slots(_with_next_start(sessions, now))[offset : offset + PAGE_SIZE + 1])
     has_next = len(shown) > PAGE_SIZE
     shown = shown[:PAGE_SIZE]
     slots = slots_of(shown)  # no query unless a session shown has further slots
@@ -171,27 +185,40 @@ def home(request):
     params = {k: v for k, v in {"q": query, "country": country, "city": city}.items() if v}
     if near:
         params.update(lat=f"{latitude:.4f}", lon=f"{longitude:.4f}")
-    return render(request, "home.html", {
-        "live": live[:LIVE_SHOWN], "more_live": len(live) > LIVE_SHOWN,
-        "soon": soon[:SOON_SHOWN], "more_soon": len(soon) > SOON_SHOWN,
-        "countries": _countries() if not (country or query or near) else [],
-        "cities": _cities(country) if country and not city else [],
-        "sessions": shown, "page": page, "query": query, "country": country,
-        "country_label": country_name(country) if country else "", "city": city, "near": near,
-        "browsing": bool(params),
-        "prev_url": "?" + urlencode({**params, "page": page - 1}) if page > 1 else None,
-        "next_url": "?" + urlencode({**params, "page": page + 1}) if has_next else None,
-        "show_names": may_see_names(viewer),
-    })
+    return render(
+        request,
+        "home.html",
+        {
+            "live": live[:LIVE_SHOWN],
+            "more_live": len(live) > LIVE_SHOWN,
+            "soon": soon[:SOON_SHOWN],
+            "more_soon": len(soon) > SOON_SHOWN,
+            "countries": _countries() if not (country or query or near) else [],
+            "cities": _cities(country) if country and not city else [],
+            "sessions": shown,
+            "page": page,
+            "query": query,
+            "country": country,
+            "country_label": country_name(country) if country else "",
+            "city": city,
+            "near": near,
+            "browsing": bool(params),
+            "prev_url": "?" + urlencode({**params, "page": page - 1}) if page > 1 else None,
+            "next_url": "?" + urlencode({**params, "page": page + 1}) if has_next else None,
+            "show_names": may_see_names(viewer),
+        },
+    )
 
 
 def instance_people(instance: SessionInstance, viewer, *, now) -> dict:
     """Who the instance page shows, by the privacy rule: answer lists (names for members,
     counts for everyone), who is here now, who came; three queries at most."""
     answers = list(
-        Attendance.objects.filter(session_instance=instance,
-                                  status__in=[Attendance.Status.YES, Attendance.Status.MAYBE])
-        .visible_to(viewer).select_related("person")
+        Attendance.objects.filter(
+            session_instance=instance, status__in=[Attendance.Status.YES, Attendance.Status.MAYBE]
+        )
+        .visible_to(viewer)
+        .select_related("person")
         .order_by("person__first_name", "person__last_name", "person__pk")
     )
     going = [a.person for a in answers if a.status == Attendance.Status.YES]
@@ -215,41 +242,53 @@ def instance_detail(request, pk: int):
     nearby = []
     if is_live:
         session = instance.session
-        nearby = list(SessionInstance.objects.live_in_city(city=session.city, country=session.country)
-                      .exclude(pk=instance.pk).select_related("session")[:20])
-    return render(request, "sessions/instance_detail.html", {
-        "instance": instance,
-        "session": instance.session,
-        "state": state,
-        "is_live": is_live,
-        "show_names": may_see_names(viewer),
-        "going": people["going"],
-        "maybe": people["maybe"],
-        "here_now": people["here_now"],
-        "my_status": mine.status if mine else None,
-        "can_answer": answer_refusal(instance, now) is None,
-        "can_check_in": check_in_refusal(instance, now) is None and not may_leave(instance, mine),
-        "can_leave": may_leave(instance, mine),
-        "organiser_view": viewer.is_authenticated and viewer.is_staff,
-        "nearby": nearby,
-        "statuses": Attendance.Status.choices,
-        "country_name": country_name(instance.session.country),
-    })
+        nearby = list(
+            SessionInstance.objects.live_in_city(city=session.city, country=session.country)
+            .exclude(pk=instance.pk)
+            .select_related("session")[:20]
+        )
+    return render(
+        request,
+        "sessions/instance_detail.html",
+        {
+            "instance": instance,
+            "session": instance.session,
+            "state": state,
+            "is_live": is_live,
+            "show_names": may_see_names(viewer),
+            "going": people["going"],
+            "maybe": people["maybe"],
+            "here_now": people["here_now"],
+            "my_status": mine.status if mine else None,
+            "can_answer": answer_refusal(instance, now) is None,
+            "can_check_in": check_in_refusal(instance, now) is None and not may_leave(instance, mine),
+            "can_leave": may_leave(instance, mine),
+            "organiser_view": viewer.is_authenticated and viewer.is_staff,
+            "nearby": nearby,
+            "statuses": Attendance.Status.choices,
+            "country_name": country_name(instance.session.country),
+        },
+    )
 
 
 @require_GET
 @member_required
 def person_detail(request, pk: int):
     person = get_object_or_404(Person.objects.select_related("at_active_session_instance__session"), pk=pk)
-    return render(request, "people/person_detail.html", {
-        "person": person,
-        "location": current_location(person, request.user, with_when=True),
-        "is_me": person.is_viewed_by_self(request.user),
-        "may_see_location": person.location_visible_to(request.user),
-    })
+    return render(
+        request,
+        "people/person_detail.html",
+        {
+            "person": person,
+            "location": current_location(person, request.user, with_when=True),
+            "is_me": person.is_viewed_by_self(request.user),
+            "may_see_location": person.location_visible_to(request.user),
+        },
+    )
 
 
 # --- the buttons -------------------------------------------------------------------
+
 
 def _do_answer(request, instance: SessionInstance, status: str) -> None:
     try:
@@ -286,8 +325,9 @@ def _instance_for(kind: str, args: dict) -> SessionInstance:
     if kind == "occurrence":
         session = get_object_or_404(Session, pk=args["session_id"])
         try:
-            return instance_for_occurrence(session, date.fromisoformat(args["on"]), now=clock.now(),
-                                           schedule_id=args.get("schedule_id"))
+            return instance_for_occurrence(
+                session, date.fromisoformat(args["on"]), now=clock.now(), schedule_id=args.get("schedule_id")
+            )
         except (NotAnOccurrence, ValueError) as exc:
             raise Http404(str(exc)) from exc
     return get_object_or_404(SessionInstance.objects.select_related("session"), pk=args["instance_id"])
@@ -357,8 +397,13 @@ def resume_action(request):
     if not isinstance(pending, dict) or pending.get("action") not in {"answer", "check_in", "leave"}:
         return redirect("home")
     try:
-        instance = _perform(request, pending["action"], pending.get("kind", "instance"), dict(pending["args"]),
-                            str(pending.get("status", "")))
+        instance = _perform(
+            request,
+            pending["action"],
+            pending.get("kind", "instance"),
+            dict(pending["args"]),
+            str(pending.get("status", "")),
+        )
     except (KeyError, TypeError, ValueError, Http404):
         messages.error(request, "That session could not be found any more.")
         return redirect("home")

@@ -21,7 +21,6 @@ from sessions_app.db import IdIn, TextIn
 from sessions_app.models import Session, SessionInstance
 from sessions_app.windows import valid_timezone_names
 
-
 # The distinct zone names in use, one index probe each (a loose index scan over the index
 # on ``timezone``): cost follows the number of zones in use (hundreds at most), not the
 # number of sessions.
@@ -53,9 +52,7 @@ def invalid_timezones(*, session_ids: Collection[int] | None) -> tuple[set[int],
             return set(), []
         rows = rows.filter(TextIn("timezone", unknown))
     bad = sorted(rows.order_by().values_list("id", "timezone"))
-    return {sid for sid, _ in bad}, [
-        {"session_id": sid, "error": f"Invalid timezone {name!r}"} for sid, name in bad
-    ]
+    return {sid for sid, _ in bad}, [{"session_id": sid, "error": f"Invalid timezone {name!r}"} for sid, name in bad]
 
 
 def apply_activation(

@@ -69,8 +69,14 @@ class Scope:
 
 
 def _empty_result(t: datetime) -> dict:
-    return {"evaluated_at": t.isoformat(), "activated": [], "deactivated": [], "auto_created": [],
-            "people_moved": [], "errors": []}
+    return {
+        "evaluated_at": t.isoformat(),
+        "activated": [],
+        "deactivated": [],
+        "auto_created": [],
+        "people_moved": [],
+        "errors": [],
+    }
 
 
 def _evaluate(t: datetime, scope: Scope) -> dict:
@@ -131,8 +137,13 @@ def _record_failure(*, started_at: datetime, t: datetime, simulated: bool, trigg
     try:
         with transaction.atomic():
             SweepRun.objects.create(
-                started_at=started_at, finished_at=clock.now(), evaluated_at=t, simulated=simulated,
-                trigger=trigger, errors=[{"session_id": None, "error": message}], status=SweepRun.Status.FAILED,
+                started_at=started_at,
+                finished_at=clock.now(),
+                evaluated_at=t,
+                simulated=simulated,
+                trigger=trigger,
+                errors=[{"session_id": None, "error": message}],
+                status=SweepRun.Status.FAILED,
             )
     except DatabaseError as exc:
         # Usually the database is down: the caller reports the failure itself.
@@ -218,7 +229,10 @@ def reevaluate(
 
 
 def reevaluate_on_commit(
-    what: str, *, session_ids: Collection[int] = (), person_ids: Collection[int] = (),
+    what: str,
+    *,
+    session_ids: Collection[int] = (),
+    person_ids: Collection[int] = (),
     people_of_instance: int | None = None,
 ) -> None:
     """For the event hooks: after the current transaction commits, ``reevaluate`` these

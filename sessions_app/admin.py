@@ -83,8 +83,17 @@ class InstanceInline(admin.TabularInline):
     model = SessionInstance
     form = InstanceForm
     formset = InstanceFormSet
-    fields = ["date", "start_time", "end_time", "location_override", "is_cancelled", "is_active", "auto_created",
-              "slot", "local_window"]
+    fields = [
+        "date",
+        "start_time",
+        "end_time",
+        "location_override",
+        "is_cancelled",
+        "is_active",
+        "auto_created",
+        "slot",
+        "local_window",
+    ]
     readonly_fields = ["auto_created", "slot", "local_window"]
     extra = 0
     ordering = ["-date", "-start_time"]
@@ -145,8 +154,17 @@ class LiveFilter(admin.SimpleListFilter):
 
 @admin.register(Session)
 class SessionAdmin(admin.ModelAdmin):
-    list_display = ["name", "venue_name", "city", "country", "timezone", "local_times", "live", "auto_create_instances",
-                    "termination_date"]
+    list_display = [
+        "name",
+        "venue_name",
+        "city",
+        "country",
+        "timezone",
+        "local_times",
+        "live",
+        "auto_create_instances",
+        "termination_date",
+    ]
     list_filter = [LiveFilter, "country", "city", "timezone", "auto_create_instances"]
     search_fields = ["name", "slug", "venue_name", "city", "address"]
     prepopulated_fields = {"slug": ["name"]}
@@ -154,14 +172,40 @@ class SessionAdmin(admin.ModelAdmin):
     actions = [reevaluate_sessions]
     readonly_fields = ["created_at", "auto_created_until", "auto_create_due_at"]
     fieldsets = [
-        (None, {"fields": ["name", "slug", "venue_name", "address", "city", "country", "timezone", "latitude",
-                           "longitude"]}),
-        ("Schedule (local wall-clock time in the session's timezone)", {
-            "fields": ["recurrence", "initiation_date", "start_time", "end_time", "termination_date"],
-        }),
+        (
+            None,
+            {
+                "fields": [
+                    "name",
+                    "slug",
+                    "venue_name",
+                    "address",
+                    "city",
+                    "country",
+                    "timezone",
+                    "latitude",
+                    "longitude",
+                ]
+            },
+        ),
+        (
+            "Schedule (local wall-clock time in the session's timezone)",
+            {
+                "fields": ["recurrence", "initiation_date", "start_time", "end_time", "termination_date"],
+            },
+        ),
         ("Activation", {"fields": ["active_buffer_minutes_before", "active_buffer_minutes_after"]}),
-        ("Auto-create", {"fields": ["auto_create_instances", "auto_create_hours_ahead", "auto_created_until",
-                                     "auto_create_due_at"]}),
+        (
+            "Auto-create",
+            {
+                "fields": [
+                    "auto_create_instances",
+                    "auto_create_hours_ahead",
+                    "auto_created_until",
+                    "auto_create_due_at",
+                ]
+            },
+        ),
         ("Record", {"fields": ["created_at"], "classes": ["collapse"]}),
     ]
 
@@ -183,8 +227,23 @@ class SessionAdmin(admin.ModelAdmin):
 @admin.register(SessionInstance)
 class SessionInstanceAdmin(admin.ModelAdmin):
     form = InstanceForm
-    list_display = ["session", "date", "start", "end", "location_override", "slot", "city", "country", "timezone", "is_active",
-                    "is_cancelled", "auto_created", "local_active_from", "local_active_until", "people_here_count"]
+    list_display = [
+        "session",
+        "date",
+        "start",
+        "end",
+        "location_override",
+        "slot",
+        "city",
+        "country",
+        "timezone",
+        "is_active",
+        "is_cancelled",
+        "auto_created",
+        "local_active_from",
+        "local_active_until",
+        "people_here_count",
+    ]
     list_filter = ["is_active", "is_cancelled", "auto_created", "session__country", "session__city"]
     search_fields = ["session__name", "session__venue_name", "session__city"]
     date_hierarchy = "date"
@@ -238,15 +297,19 @@ class SessionInstanceAdmin(admin.ModelAdmin):
     def window_utc(self, obj: SessionInstance) -> str:
         if obj.starts_at is None:
             return "unknown (no start/end time, or invalid timezone)"
-        return (f"runs {obj.starts_at:%Y-%m-%d %H:%M} → {obj.ends_at:%Y-%m-%d %H:%M} UTC; "
-                f"active {obj.active_from:%Y-%m-%d %H:%M} → {obj.active_until:%Y-%m-%d %H:%M} UTC")
+        return (
+            f"runs {obj.starts_at:%Y-%m-%d %H:%M} → {obj.ends_at:%Y-%m-%d %H:%M} UTC; "
+            f"active {obj.active_from:%Y-%m-%d %H:%M} → {obj.active_until:%Y-%m-%d %H:%M} UTC"
+        )
 
     @admin.display(description="Window (session's local time)")
     def window_local(self, obj: SessionInstance) -> str:
         if obj.starts_at is None:
             return "—"
-        return (f"runs {local(obj.starts_at, obj.session)} → {local(obj.ends_at, obj.session)}; "
-                f"active {local(obj.active_from, obj.session)} → {local(obj.active_until, obj.session)}")
+        return (
+            f"runs {local(obj.starts_at, obj.session)} → {local(obj.ends_at, obj.session)}; "
+            f"active {local(obj.active_from, obj.session)} → {local(obj.active_until, obj.session)}"
+        )
 
     @admin.action(description="Re-evaluate these instances' sessions now")
     def reevaluate(self, request, queryset):
@@ -257,8 +320,18 @@ class SessionInstanceAdmin(admin.ModelAdmin):
 @admin.register(SweepRun)
 class SweepRunAdmin(admin.ModelAdmin):
     change_list_template = "admin/sessions_app/sweeprun/change_list.html"
-    list_display = ["started_at", "evaluated_at", "trigger", "status", "simulated", "activated_count",
-                    "deactivated_count", "auto_created_count", "people_moved_count", "duration_ms"]
+    list_display = [
+        "started_at",
+        "evaluated_at",
+        "trigger",
+        "status",
+        "simulated",
+        "activated_count",
+        "deactivated_count",
+        "auto_created_count",
+        "people_moved_count",
+        "duration_ms",
+    ]
     list_filter = ["status", "trigger", "simulated"]
     date_hierarchy = "started_at"
 

@@ -112,8 +112,9 @@ def update_active_status(request, instance_id: int):
     except SweepFailed as exc:
         return json_error(str(exc), 503)
     instance.refresh_from_db(fields=["is_active"])
-    return JsonResponse({"instance_id": instance.pk, "is_active": instance.is_active,
-                         "changed": instance.is_active != was_active})
+    return JsonResponse(
+        {"instance_id": instance.pk, "is_active": instance.is_active, "changed": instance.is_active != was_active}
+    )
 
 
 def _bearer_token(request) -> bytes | None:

@@ -61,8 +61,12 @@ def _expected_occurrences(
         if session.termination_date and local_date > session.termination_date:
             continue
         instance = SessionInstance(
-            session=session, date=local_date, start_time=slot.start_time, end_time=slot.end_time,
-            auto_created=True, schedule_id=slot.schedule_id,
+            session=session,
+            date=local_date,
+            start_time=slot.start_time,
+            end_time=slot.end_time,
+            auto_created=True,
+            schedule_id=slot.schedule_id,
         )
         instance.refresh_window()
         if instance.active_until is not None and instance.active_until > t:
@@ -70,8 +74,9 @@ def _expected_occurrences(
     return expected
 
 
-def _remove_stale(session: Session, slots: list[Slot], broken: set[int | None], t: datetime,
-                  horizon_end: datetime) -> int:
+def _remove_stale(
+    session: Session, slots: list[Slot], broken: set[int | None], t: datetime, horizon_end: datetime
+) -> int:
     """After a restart of the horizon (a schedule change): future auto-created instances
     that no longer match their slot and have no attendance go. Per slot and by date: an
     instance edited by hand (another time) still stands for its slot's date. Instances of a
@@ -83,10 +88,7 @@ def _remove_stale(session: Session, slots: list[Slot], broken: set[int | None], 
     still_wanted = {
         slot.schedule_id: {i.date for i in _expected_occurrences(session, slot, t, t, until)} for slot in slots
     }
-    doomed = [
-        i.pk for i in stale
-        if i.schedule_id not in broken and i.date not in still_wanted.get(i.schedule_id, ())
-    ]
+    doomed = [i.pk for i in stale if i.schedule_id not in broken and i.date not in still_wanted.get(i.schedule_id, ())]
     if not doomed:
         return 0
     with suppress_hooks():
@@ -94,8 +96,9 @@ def _remove_stale(session: Session, slots: list[Slot], broken: set[int | None], 
     return removed
 
 
-def _create_for(session: Session, slots: list[Slot], broken: set[int | None], t: datetime,
-                errors: list[dict]) -> list[SessionInstance]:
+def _create_for(
+    session: Session, slots: list[Slot], broken: set[int | None], t: datetime, errors: list[dict]
+) -> list[SessionInstance]:
     """Create the missing occurrences of one due session's slots and move its horizon on.
 
     A slot that cannot be expanded is that slot's error (appended to ``errors``); the
@@ -242,11 +245,13 @@ def auto_create(
             continue
         errors.extend(slot_errors)
         if created:
-            report.append({
-                "session_id": session.pk,
-                "session_name": session.name,
-                "instances_created": len(created),
-                "dates": [i.date.isoformat() for i in created],
-                "instance_ids": [i.pk for i in created],
-            })
+            report.append(
+                {
+                    "session_id": session.pk,
+                    "session_name": session.name,
+                    "instances_created": len(created),
+                    "dates": [i.date.isoformat() for i in created],
+                    "instance_ids": [i.pk for i in created],
+                }
+            )
     return report

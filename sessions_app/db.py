@@ -161,5 +161,7 @@ def assign_instants(model: type[models.Model], field_names: Sequence[str], rows:
     pk = quote(model._meta.pk.column)
     source, params, different, assignments = _instant_rows(model, field_names, rows)
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {table} SET {assignments} FROM {source} WHERE {table}.{pk} = v.id AND {different}", params)
+        cursor.execute(
+            f"UPDATE {table} SET {assignments} FROM {source} WHERE {table}.{pk} = v.id AND {different}", params
+        )
         return cursor.rowcount

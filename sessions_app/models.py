@@ -101,8 +101,11 @@ class HasCountry:
         checked = not exclude or "country" not in exclude
         if checked and "country" not in errors and self.country and known and self.country not in known:
             errors["country"] = [
-                ValidationError("%(value)s is not an ISO 3166-1 alpha-2 country code.",
-                                code="invalid", params={"value": self.country})
+                ValidationError(
+                    "%(value)s is not an ISO 3166-1 alpha-2 country code.",
+                    code="invalid",
+                    params={"value": self.country},
+                )
             ]
         if errors:
             raise ValidationError(errors)
@@ -115,8 +118,15 @@ class HasCountry:
 # Changing any of these restarts the auto-create horizon at t (SPEC section 4) ...
 # A new termination date counts too: occurrences the old one excluded, which the horizon
 # has already passed, are created when it moves later.
-SCHEDULE_FIELDS = ("recurrence", "start_time", "end_time", "timezone", "initiation_date", "auto_create_hours_ahead",
-                   "termination_date")
+SCHEDULE_FIELDS = (
+    "recurrence",
+    "start_time",
+    "end_time",
+    "timezone",
+    "initiation_date",
+    "auto_create_hours_ahead",
+    "termination_date",
+)
 # ... and this only makes the session due for auto-create at the next evaluation.
 DUE_FIELDS = ("auto_create_instances",)
 # Changing any of these moves the windows of instances that have not ended.
@@ -144,9 +154,11 @@ class TracksLoadedValues:
         super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
         # The reloaded values are the new baseline; a stale one would make the next
         # save() see changes that were never made here.
-        refreshed = set(self.tracked_fields) if fields is None else {
-            name for name in self.tracked_fields if name in fields or name.removesuffix("_id") in fields
-        }
+        refreshed = (
+            set(self.tracked_fields)
+            if fields is None
+            else {name for name in self.tracked_fields if name in fields or name.removesuffix("_id") in fields}
+        )
         loaded = getattr(self, "loaded", {})
         for name in refreshed:
             if name in self.__dict__:
@@ -254,8 +266,12 @@ class SessionQuerySet(LiveStateQuerySet):
         x = Radians(d_lon) * Cos(Radians((s_lat + lat) / Value(2.0)))
         y = Radians(s_lat - lat)
         return (
-            self.filter(latitude__isnull=False, longitude__isnull=False,
-                        latitude__gte=latitude - NEAR_ME_DEGREES, latitude__lte=latitude + NEAR_ME_DEGREES)
+            self.filter(
+                latitude__isnull=False,
+                longitude__isnull=False,
+                latitude__gte=latitude - NEAR_ME_DEGREES,
+                latitude__lte=latitude + NEAR_ME_DEGREES,
+            )
             .annotate(distance_km=Sqrt(x * x + y * y) * Value(EARTH_RADIUS_KM))
             .order_by("distance_km", "pk")
         )
@@ -268,10 +284,13 @@ class Session(LocksLiveState, HasCountry, TracksLoadedValues, models.Model):
     address = models.CharField(max_length=300, blank=True)
     city = models.CharField(max_length=120)
     country = models.CharField(max_length=2, validators=[country_validator], help_text="ISO 3166-1 alpha-2, e.g. IE")
-    timezone = models.CharField(max_length=64, validators=[validate_timezone], help_text="IANA name, e.g. Europe/Dublin")
+    timezone = models.CharField(
+        max_length=64, validators=[validate_timezone], help_text="IANA name, e.g. Europe/Dublin"
+    )
     recurrence = RecurrenceField(blank=True, null=True)
     initiation_date = models.DateField(
-        null=True, blank=True,
+        null=True,
+        blank=True,
         help_text="First date of the session. Anchors 'every other week'; required for such rules.",
     )
     start_time = models.TimeField(null=True, blank=True, help_text="Local wall-clock time")
@@ -284,12 +303,20 @@ class Session(LocksLiveState, HasCountry, TracksLoadedValues, models.Model):
     auto_create_hours_ahead = models.PositiveSmallIntegerField(default=24, validators=hours_ahead_validators)
     termination_date = models.DateField(null=True, blank=True, help_text="Last local date the session runs")
     latitude = models.DecimalField(
-        max_digits=8, decimal_places=5, null=True, blank=True,
-        validators=[MinValueValidator(-90), MaxValueValidator(90)], help_text="WGS 84 degrees north, for 'near me'",
+        max_digits=8,
+        decimal_places=5,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-90), MaxValueValidator(90)],
+        help_text="WGS 84 degrees north, for 'near me'",
     )
     longitude = models.DecimalField(
-        max_digits=8, decimal_places=5, null=True, blank=True,
-        validators=[MinValueValidator(-180), MaxValueValidator(180)], help_text="WGS 84 degrees east",
+        max_digits=8,
+        decimal_places=5,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-180), MaxValueValidator(180)],
+        help_text="WGS 84 degrees east",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     # Auto-create bookkeeping: occurrences starting before this instant were generated
@@ -378,7 +405,10 @@ class Session(LocksLiveState, HasCountry, TracksLoadedValues, models.Model):
                 raise ValidationError({"recurrence": str(exc)}) from exc
         if self.recurrence and rules_need_anchor(self.recurrence) and not self.initiation_date:
             raise ValidationError(
-                {"initiation_date": "Set the first date: 'every N weeks' and weekly rules without a weekday count from it."}
+                {
+                    "initiation_date": "Set the first date: 'every N weeks' and weekly rules "
+                    "without a weekday count from it."
+                }
             )
         if self.recurrence and (self.start_time is None or self.end_time is None):
             raise ValidationError({"start_time": "A recurring session needs a start and an end time."})
@@ -396,7 +426,7 @@ class Session(LocksLiveState, HasCountry, TracksLoadedValues, models.Model):
                 continue
         return False
 
-    def save(self, *args, **kwargs):
+    def save(self, *args, **kwargs):  # noqa: DJ012 - kept beside the helpers it calls
         changed = self.changed_fields()
         old = dict(getattr(self, "loaded", {}))
         if changed & set(SCHEDULE_FIELDS):
@@ -452,7 +482,8 @@ class Session(LocksLiveState, HasCountry, TracksLoadedValues, models.Model):
                 instance.updated_at = now
                 changed_rows.append(instance)
         SessionInstance.objects.bulk_update(
-            changed_rows, ["start_time", "end_time", "starts_at", "ends_at", "active_from", "active_until", "updated_at"]
+            changed_rows,
+            ["start_time", "end_time", "starts_at", "ends_at", "active_from", "active_until", "updated_at"],
         )
 
 
@@ -519,12 +550,14 @@ class SessionSchedule(LocksLiveState, TracksLoadedValues, models.Model):
         except Session.DoesNotExist:
             session = None
         if session is not None and rules_need_anchor(self.recurrence) and not session.initiation_date:
-            raise ValidationError({
-                "recurrence": "'Every N weeks' and weekly rules without a weekday count from the session's "
-                              "first date: set the session's initiation date first."
-            })
+            raise ValidationError(
+                {
+                    "recurrence": "'Every N weeks' and weekly rules without a weekday count from the session's "
+                    "first date: set the session's initiation date first."
+                }
+            )
 
-    def save(self, *args, **kwargs):
+    def save(self, *args, **kwargs):  # noqa: DJ012 - kept beside the helpers it calls
         changed = self.changed_fields()
         old = dict(getattr(self, "loaded", {}))
         adding = self._state.adding
@@ -539,17 +572,24 @@ class SessionSchedule(LocksLiveState, TracksLoadedValues, models.Model):
         """This slot's instances that have not started and still carry the slot's old time
         take the new one (like the main slot's, ``Session._carry_changes_to_instances``)."""
         now = clock.now()
-        instances = SessionInstance.objects.filter(schedule=self).filter(
-            Q(starts_at__gt=now) | Q(starts_at__isnull=True)
-        ).select_related("session")
-        taken = set(
-            SessionInstance.objects.filter(session_id=self.session_id).values_list("date", "start_time")
-        ) if "start_time" in changed else set()
+        instances = (
+            SessionInstance.objects.filter(schedule=self)
+            .filter(Q(starts_at__gt=now) | Q(starts_at__isnull=True))
+            .select_related("session")
+        )
+        taken = (
+            set(SessionInstance.objects.filter(session_id=self.session_id).values_list("date", "start_time"))
+            if "start_time" in changed
+            else set()
+        )
         changed_rows = []
         for instance in instances:
             before = (instance.start_time, instance.end_time)
-            if ("start_time" in changed and instance.start_time == old["start_time"]
-                    and (instance.date, self.start_time) not in taken):
+            if (
+                "start_time" in changed
+                and instance.start_time == old["start_time"]
+                and (instance.date, self.start_time) not in taken
+            ):
                 instance.start_time = self.start_time
             if "end_time" in changed and instance.end_time == old["end_time"]:
                 instance.end_time = self.end_time
@@ -636,7 +676,6 @@ class SessionInstanceQuerySet(LiveStateQuerySet):
         return self.filter(starts_at__gt=after, starts_at__lte=before, is_cancelled=False).order_by("starts_at", "pk")
 
 
-
 class SessionInstance(LocksLiveState, TracksLoadedValues, models.Model):
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="instances")
     date = models.DateField(help_text="The local date the instance starts")
@@ -646,11 +685,19 @@ class SessionInstance(LocksLiveState, TracksLoadedValues, models.Model):
     is_active = models.BooleanField(default=False)
     auto_created = models.BooleanField(default=False, editable=False)
     schedule = models.ForeignKey(
-        SessionSchedule, null=True, blank=True, on_delete=models.SET_NULL, related_name="instances",
+        SessionSchedule,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="instances",
         help_text="The further time slot that generated it; empty for the main slot and hand-made instances",
     )
     location_override = models.CharField(
-        max_length=200, blank=True, default="", db_default="", help_text="Shown instead of the venue, e.g. 'Upstairs at the Swan this week'"
+        max_length=200,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Shown instead of the venue, e.g. 'Upstairs at the Swan this week'",
     )
     starts_at = models.DateTimeField(null=True, blank=True, editable=False)
     ends_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -667,7 +714,9 @@ class SessionInstance(LocksLiveState, TracksLoadedValues, models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["session", "date", "start_time"], name="unique_instance_session_date_start"),
+            models.UniqueConstraint(
+                fields=["session", "date", "start_time"], name="unique_instance_session_date_start"
+            ),
             models.UniqueConstraint(
                 fields=["session"], condition=Q(is_active=True), name="one_active_instance_per_session"
             ),
@@ -708,7 +757,7 @@ class SessionInstance(LocksLiveState, TracksLoadedValues, models.Model):
             self.starts_at, self.ends_at = window.starts_at, window.ends_at
             self.active_from, self.active_until = window.active_from, window.active_until
 
-    def save(self, *args, **kwargs):
+    def save(self, *args, **kwargs):  # noqa: DJ012 - kept beside the helpers it calls
         if self._state.adding:
             slot = self.schedule if self.schedule_id else self.session
             if self.start_time is None:

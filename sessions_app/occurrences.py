@@ -51,9 +51,7 @@ def check_supported(rules: recurrence_lib.Recurrence) -> None:
     """A session starts once a day at its start time: finer rules cannot be instances."""
     for rule in [*rules.rrules, *rules.exrules]:
         if rule.freq in SUB_DAILY or rule.byhour or rule.byminute or rule.bysecond:
-            raise RecurrenceError(
-                "Unsupported recurrence: more than one start a day (a session has one start time)"
-            )
+            raise RecurrenceError("Unsupported recurrence: more than one start a day (a session has one start time)")
 
 
 # A property line of the stored text: name, ";"-parameters, ":" value(s).
@@ -136,8 +134,15 @@ def parse_rules(text: str | None) -> recurrence_lib.Recurrence:
         rules = recurrence_lib.deserialize("\n".join(lines))
     except RecurrenceError:
         raise
-    except (recurrence.exceptions.DeserializationError, ValueError, TypeError, IndexError, KeyError,
-            OverflowError, AttributeError) as exc:
+    except (
+        recurrence.exceptions.DeserializationError,
+        ValueError,
+        TypeError,
+        IndexError,
+        KeyError,
+        OverflowError,
+        AttributeError,
+    ) as exc:
         raise RecurrenceError(f"Unparsable recurrence: {_first_line(exc)}") from exc
     check_rules(rules)
     return rules

@@ -33,8 +33,13 @@ NO_WINDOW = (None, None, None, None)
 BATCH_SIZE = 5000
 # What a window derives from, then the stored window as integers (see EpochMicroseconds).
 PAGE_COLUMNS = (
-    "pk", "date", "start_time", "end_time",
-    "session__timezone", "session__active_buffer_minutes_before", "session__active_buffer_minutes_after",
+    "pk",
+    "date",
+    "start_time",
+    "end_time",
+    "session__timezone",
+    "session__active_buffer_minutes_before",
+    "session__active_buffer_minutes_after",
     *(f"{column}_us" for column in WINDOW_COLUMNS),
 )
 # Windows computed so far in one run, by their inputs: many instances share zone, date,
@@ -184,6 +189,10 @@ def recompute_windows_if_tz_database_changed(*, now: datetime) -> int | None:
         lock_live_state(wait=True)
         recomputed = _recompute(now, dry_run=False)["recomputed"]
         TimeZoneDataVersion.objects.create(version=version, recorded_at=clock.now(), instances_recomputed=recomputed)
-    logger.info("tz database %s (windows were computed with %s): %d instance windows recomputed",
-                version, recorded or "no recorded version", recomputed)
+    logger.info(
+        "tz database %s (windows were computed with %s): %d instance windows recomputed",
+        version,
+        recorded or "no recorded version",
+        recomputed,
+    )
     return recomputed

@@ -51,7 +51,9 @@ def instance_saved(sender, instance: SessionInstance, raw=False, created=False, 
         # session now would undo the override at once, so the next evaluation decides.
         # The people concerned follow the override now, so nobody stays at an inactive one.
         if instance.changed_fields():
-            active_sessions.reevaluate_on_commit(f"the people of instance {instance.pk}", people_of_instance=instance.pk)
+            active_sessions.reevaluate_on_commit(
+                f"the people of instance {instance.pk}", people_of_instance=instance.pk
+            )
         return
     # An instance moved to another session: both sessions' winners may change.
     sessions = sorted({instance.session_id, getattr(instance, "loaded", {}).get("session_id", instance.session_id)})

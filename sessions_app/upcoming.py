@@ -72,8 +72,14 @@ class Occurrence:
 
 def _unsaved(session: Session, on: date, slot: Slot | None = None) -> SessionInstance:
     slot = slot or Slot(None, session.recurrence, session.start_time, session.end_time)
-    instance = SessionInstance(session=session, date=on, start_time=slot.start_time, end_time=slot.end_time,
-                               schedule_id=slot.schedule_id, auto_created=True)
+    instance = SessionInstance(
+        session=session,
+        date=on,
+        start_time=slot.start_time,
+        end_time=slot.end_time,
+        schedule_id=slot.schedule_id,
+        auto_created=True,
+    )
     instance.refresh_window()
     return instance
 
@@ -88,8 +94,14 @@ def rule_dates(session: Session, *, after: datetime, before: datetime, slot: Slo
     if not slot.rules or slot.start_time is None or slot.end_time is None or tz is None:
         return []
     try:
-        starts = occurrence_starts(slot.rules, anchor_date=session.anchor_date(), start_time=slot.start_time,
-                                   tz=tz, after=after - MAX_WINDOW, before=before)
+        starts = occurrence_starts(
+            slot.rules,
+            anchor_date=session.anchor_date(),
+            start_time=slot.start_time,
+            tz=tz,
+            after=after - MAX_WINDOW,
+            before=before,
+        )
     except (RecurrenceError, TypeError, ValueError, AttributeError):
         return []
     dates = []
@@ -139,7 +151,9 @@ def next_occurrences(
     for on, slot in dated:
         if not any(_matches(instance, slot, on) for instance in created):
             occurrences.append(Occurrence(session, on, None, slot))
-    occurrences.sort(key=lambda o: (o.date, o.pending.start_time or datetime.min.time(), o.instance.pk if o.instance else 0))
+    occurrences.sort(
+        key=lambda o: (o.date, o.pending.start_time or datetime.min.time(), o.instance.pk if o.instance else 0)
+    )
     return occurrences[:count]
 
 
@@ -161,8 +175,11 @@ def instance_for_occurrence(
         schedules = SessionSchedule.objects.as_text_by_session([session.pk]).get(session.pk, [])
     slot = next((s for s in slots_for(session, schedules) if s.schedule_id == schedule_id), None)
     day = datetime.combine(on, datetime.min.time(), tzinfo=session.zone) if session.zone else None
-    if slot is None or day is None or on not in rule_dates(
-        session, after=max(now, day - timedelta(days=1)), before=day + timedelta(days=2), slot=slot
+    if (
+        slot is None
+        or day is None
+        or on
+        not in rule_dates(session, after=max(now, day - timedelta(days=1)), before=day + timedelta(days=2), slot=slot)
     ):
         raise NotAnOccurrence(f"{session.name} has no occurrence on {on.isoformat()}.")
     with transaction.atomic():

@@ -45,7 +45,7 @@ WEEKDAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturd
 
 
 def _weekly_words(rule) -> str:
-    """"Tuesdays", "every other Sunday", "every 3 weeks on Friday"; "" when the rule is
+    """ "Tuesdays", "every other Sunday", "every 3 weeks on Friday"; "" when the rule is
     not a plain weekly one (the caller falls back to django-recurrence's words)."""
     if rule.freq != recurrence_lib.WEEKLY or not rule.byday or rule.until or rule.count or rule.bysetpos:
         return ""
@@ -97,11 +97,15 @@ def session_detail(request, slug: str):
     today = now.astimezone(zone).date() if zone else now.date()
     still_on = Q(ends_at__gt=now) | Q(ends_at__isnull=True, date__gte=today)
     past = session.instances.exclude(still_on).order_by("-date", "-start_time", "-pk")[:PAST_SHOWN]
-    return render(request, "sessions/session_detail.html", {
-        "session": session,
-        "recurrence_text": describe_rules(session.recurrence),
-        "schedule_text": describe_schedule(session, slots),
-        "occurrences": next_occurrences(session, now=now, slots=slots),
-        "past": past,
-        "country_name": country_name(session.country),
-    })
+    return render(
+        request,
+        "sessions/session_detail.html",
+        {
+            "session": session,
+            "recurrence_text": describe_rules(session.recurrence),
+            "schedule_text": describe_schedule(session, slots),
+            "occurrences": next_occurrences(session, now=now, slots=slots),
+            "past": past,
+            "country_name": country_name(session.country),
+        },
+    )

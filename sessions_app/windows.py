@@ -154,9 +154,7 @@ def compute_window(
         # A start inside a spring-forward gap is shifted forward and can pass an end
         # just after the gap (02:50-03:10 on the change day), and a zone may turn its
         # clocks back by more than the bound allows; keep the wall-clock length.
-        ends_at = starts_at + (
-            datetime.combine(end_date, end_time) - datetime.combine(local_date, start_time)
-        )
+        ends_at = starts_at + (datetime.combine(end_date, end_time) - datetime.combine(local_date, start_time))
     return Window(
         starts_at=starts_at,
         ends_at=ends_at,

@@ -27,12 +27,27 @@ from people.models import Attendance, Person
 from sessions_app.models import Session, SessionInstance, SweepRun
 
 SESSION_COLUMNS = (
-    "id", "timezone", "termination_date", "start_time", "end_time",
-    "active_buffer_minutes_before", "active_buffer_minutes_after", "auto_create_instances",
+    "id",
+    "timezone",
+    "termination_date",
+    "start_time",
+    "end_time",
+    "active_buffer_minutes_before",
+    "active_buffer_minutes_after",
+    "auto_create_instances",
 )
 INSTANCE_INPUTS = (
-    "id", "session_id", "date", "start_time", "end_time", "is_cancelled",
-    "starts_at", "ends_at", "active_from", "active_until", "auto_created",
+    "id",
+    "session_id",
+    "date",
+    "start_time",
+    "end_time",
+    "is_cancelled",
+    "starts_at",
+    "ends_at",
+    "active_from",
+    "active_until",
+    "auto_created",
 )
 WINDOW_COLUMNS = ("starts_at", "ends_at", "active_from", "active_until")
 ATTENDANCE_COLUMNS = ("id", "person_id", "session_instance_id", "status", "checked_in_at", "left_at")
@@ -202,7 +217,8 @@ def describe(snap: Snapshot, ids) -> list[str]:
     return [
         f"#{pk} (session {snap.instances[pk]['session_id']}, {snap.instances[pk]['date']} "
         f"{snap.instances[pk]['start_time']}, cancelled={snap.instances[pk]['is_cancelled']})"
-        for pk in sorted(ids) if pk in snap.instances
+        for pk in sorted(ids)
+        if pk in snap.instances
     ]
 
 
@@ -229,9 +245,7 @@ def assert_swept_state(before: Snapshot, t: datetime) -> Snapshot:
         f"is_active at t={t.isoformat()}: missing {describe(after, want_active - have_active)}, "
         f"stale {describe(after, have_active - want_active)}"
     )
-    wrong = {
-        pid: (after.locations[pid], want) for pid, want in want_locations.items() if after.locations[pid] != want
-    }
+    wrong = {pid: (after.locations[pid], want) for pid, want in want_locations.items() if after.locations[pid] != want}
     assert not wrong, f"locations at t={t.isoformat()} (person: (have, want)): {wrong}"
     return after
 

@@ -11,8 +11,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def manage_env(database: Path | None = None, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "SECRET_KEY": "test-only", "DJANGO_SETTINGS_MODULE": "ceol.settings",
-           "PYTHONUNBUFFERED": "1", **extra}
+    env = {
+        **os.environ,
+        "SECRET_KEY": "test-only",
+        "DJANGO_SETTINGS_MODULE": "ceol.settings",
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
     if database is not None:
         env["DATABASE_URL"] = f"sqlite:///{database}"
     return env
@@ -20,7 +25,11 @@ def manage_env(database: Path | None = None, **extra: str) -> dict[str, str]:
 
 def manage(*args: str, database: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=manage_env(database), capture_output=True, text=True,
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=manage_env(database),
+        capture_output=True,
+        text=True,
         timeout=timeout,
     )
 

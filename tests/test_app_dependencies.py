@@ -41,8 +41,9 @@ def test_sessions_app_does_not_import_people_except_the_sweep():
 
 
 @pytest.mark.django_db
-def test_admin_instance_list_has_constant_queries(live_instance, make_instance, make_person, staff_user,
-                                                  django_assert_max_num_queries):
+def test_admin_instance_list_has_constant_queries(
+    live_instance, make_instance, make_person, staff_user, django_assert_max_num_queries
+):
     from datetime import date
 
     from django.db import connection

@@ -53,17 +53,22 @@ def viewers(live_instance, member, staff_user):
     # Staff have a person too: pages that make one on first use (profile, my sessions)
     # would otherwise count as a change.
     Person.objects.create(user=staff_user, first_name="Staff")
-    return {"anonymous": Client(), "member": login_client(member.user, enforce_csrf_checks=True),
-            "staff": login_client(staff_user, enforce_csrf_checks=True)}
+    return {
+        "anonymous": Client(),
+        "member": login_client(member.user, enforce_csrf_checks=True),
+        "staff": login_client(staff_user, enforce_csrf_checks=True),
+    }
 
 
 def urls(live_instance, member) -> list[str]:
     token = member.calendar_token or member.renew_calendar_token()
     good = {"id": live_instance.pk, "slug": live_instance.session.slug, "str": "2026-01-15", "calendar_token": token}
-    odd = [{"id": 0, "slug": "no-such-session", "str": "not-a-date", "calendar_token": "x" * 20},
-           {"id": 999999999999999999, "slug": "x" * 200, "str": "2026-02-30", "calendar_token": "-" * 64},
-           {"id": 1, "slug": live_instance.session.slug, "str": "0001-01-01", "calendar_token": token[::-1]},
-           {"id": 2, "slug": live_instance.session.slug, "str": "9999-12-31", "calendar_token": "A" * 43}]
+    odd = [
+        {"id": 0, "slug": "no-such-session", "str": "not-a-date", "calendar_token": "x" * 20},
+        {"id": 999999999999999999, "slug": "x" * 200, "str": "2026-02-30", "calendar_token": "-" * 64},
+        {"id": 1, "slug": live_instance.session.slug, "str": "0001-01-01", "calendar_token": token[::-1]},
+        {"id": 2, "slug": live_instance.session.slug, "str": "9999-12-31", "calendar_token": "A" * 43},
+    ]
     routes = site_patterns()
     assert "api/live" in routes and "instances/<id:pk>/leave/" in routes
     return sorted({fill(route, values) for route in routes for values in [good, *odd]})
@@ -133,8 +138,12 @@ def test_update_active_status_with_a_body_without_boundary_is_json_400(live_inst
     client = login_client(staff_user, enforce_csrf_checks=True)
     client.get("/")  # the CSRF cookie, so that the check goes on to read the body
     assert "csrftoken" in client.cookies
-    response = client.generic("POST", f"/api/session_instance/{live_instance.pk}/update_active_status",
-                              data=b"--x\r\n\r\n", content_type="multipart/form-data")
+    response = client.generic(
+        "POST",
+        f"/api/session_instance/{live_instance.pk}/update_active_status",
+        data=b"--x\r\n\r\n",
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 400 and "error" in response.json()
 
 
@@ -146,8 +155,21 @@ def test_a_disallowed_host_under_api_gets_json(client, live_instance):
     assert page.status_code == 400 and not page["Content-Type"].startswith("application/json")
 
 
-@pytest.mark.parametrize("query", ["page=" + "9" * 5000, "page=-1", "lat=nan&lon=inf", "lat=1e400&lon=0",
-                                   "q=" + "x" * 5000, "country=%00", "q=a%00b", "country=IE&city=a%00", "city=%F0%9F%8E%BB", "sessions=1,2"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "page=" + "9" * 5000,
+        "page=-1",
+        "lat=nan&lon=inf",
+        "lat=1e400&lon=0",
+        "q=" + "x" * 5000,
+        "country=%00",
+        "q=a%00b",
+        "country=IE&city=a%00",
+        "city=%F0%9F%8E%BB",
+        "sessions=1,2",
+    ],
+)
 def test_odd_query_strings_on_the_home_page(client, live_instance, query):
     assert client.get(f"/?{query}").status_code == 200
 

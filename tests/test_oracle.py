@@ -11,20 +11,45 @@ T = datetime(2026, 1, 15, 21, 30, tzinfo=UTC)
 
 
 def session(pk=1, tz="Europe/Dublin", termination=None, before=60, after=60) -> dict:
-    return {"id": pk, "timezone": tz, "termination_date": termination, "start_time": None, "end_time": None,
-            "active_buffer_minutes_before": before, "active_buffer_minutes_after": after,
-            "auto_create_instances": False}
+    return {
+        "id": pk,
+        "timezone": tz,
+        "termination_date": termination,
+        "start_time": None,
+        "end_time": None,
+        "active_buffer_minutes_before": before,
+        "active_buffer_minutes_after": after,
+        "auto_create_instances": False,
+    }
 
 
-def instance(pk, session_id=1, *, on=date(2026, 1, 15), start=time(21, 0), end=time(23, 0), cancelled=False,
-             starts_at=None, sessions=None) -> dict:
-    row = {"id": pk, "session_id": session_id, "date": on, "start_time": start, "end_time": end,
-           "is_cancelled": cancelled, "auto_created": False, "is_active": False}
+def instance(
+    pk,
+    session_id=1,
+    *,
+    on=date(2026, 1, 15),
+    start=time(21, 0),
+    end=time(23, 0),
+    cancelled=False,
+    starts_at=None,
+    sessions=None,
+) -> dict:
+    row = {
+        "id": pk,
+        "session_id": session_id,
+        "date": on,
+        "start_time": start,
+        "end_time": end,
+        "is_cancelled": cancelled,
+        "auto_created": False,
+        "is_active": False,
+    }
     window = expected_window(row, (sessions or {}).get(session_id, session(session_id)))
-    row.update(zip(("starts_at", "ends_at", "active_from", "active_until"), window or (None,) * 4))
+    row.update(zip(("starts_at", "ends_at", "active_from", "active_until"), window or (None,) * 4, strict=True))
     if starts_at is not None:  # a hand-made window: starts_at only matters for ordering
-        row.update(starts_at=starts_at, active_from=starts_at - timedelta(hours=1),
-                   active_until=starts_at + timedelta(hours=3))
+        row.update(
+            starts_at=starts_at, active_from=starts_at - timedelta(hours=1), active_until=starts_at + timedelta(hours=3)
+        )
     return row
 
 
@@ -35,8 +60,14 @@ def snap(sessions, instances, attendances=(), locations=None) -> Snapshot:
 
 
 def yes(person, instance_id, checked=None, left=None, status="yes") -> dict:
-    return {"id": None, "person_id": person, "session_instance_id": instance_id, "status": status,
-            "checked_in_at": checked, "left_at": left}
+    return {
+        "id": None,
+        "person_id": person,
+        "session_instance_id": instance_id,
+        "status": status,
+        "checked_in_at": checked,
+        "left_at": left,
+    }
 
 
 def utc(*args) -> datetime:
@@ -49,7 +80,10 @@ def utc(*args) -> datetime:
 def test_window_in_winter_and_past_midnight():
     row = {"date": date(2026, 1, 15), "start_time": time(21, 30), "end_time": time(1, 0)}
     assert expected_window(row, session(before=30, after=15)) == (
-        utc(2026, 1, 15, 21, 30), utc(2026, 1, 16, 1, 0), utc(2026, 1, 15, 21, 0), utc(2026, 1, 16, 1, 15),
+        utc(2026, 1, 15, 21, 30),
+        utc(2026, 1, 16, 1, 0),
+        utc(2026, 1, 15, 21, 0),
+        utc(2026, 1, 16, 1, 15),
     )
 
 
@@ -84,8 +118,12 @@ def test_no_window_without_times_or_with_an_invalid_zone():
 
 
 def test_activation_rule_one():
-    s = [session(1), session(2, termination=date(2026, 1, 14)), session(3, tz="Mars/Olympus"),
-         session(4, termination=date(2026, 1, 15))]
+    s = [
+        session(1),
+        session(2, termination=date(2026, 1, 14)),
+        session(3, tz="Mars/Olympus"),
+        session(4, termination=date(2026, 1, 15)),
+    ]
     rows = [
         instance(10, 1),  # open
         instance(11, 1, on=date(2026, 1, 16)),  # not open
@@ -122,27 +160,41 @@ def test_people_stay_put_then_first_start_across_zones():
     sessions = {1: session(1), 2: session(2, tz="America/New_York")}
     dublin = instance(10, 1, start=time(21, 15), sessions=sessions)
     new_york = instance(20, 2, start=time(16, 0), end=time(19, 0), sessions=sessions)
-    s = snap(sessions.values(), [dublin, new_york], [yes(1, 10), yes(1, 20), yes(2, 10), yes(2, 20)],
-             {1: None, 2: 10})
+    s = snap(sessions.values(), [dublin, new_york], [yes(1, 10), yes(1, 20), yes(2, 10), yes(2, 20)], {1: None, 2: 10})
     assert expected_locations(s, {10, 20}) == {1: 20, 2: 10}
 
 
 def test_ties_go_to_the_latest_check_in_then_the_higher_instance():
     rows = [instance(10, 1), instance(11, 2), instance(12, 3)]
     sessions = [session(1), session(2), session(3)]
-    s = snap(sessions, rows, [
-        yes(1, 10, checked=utc(2026, 1, 15, 20)), yes(1, 11, checked=utc(2026, 1, 15, 21)), yes(1, 12),
-        yes(2, 10), yes(2, 11),
-    ], {1: None, 2: None})
+    s = snap(
+        sessions,
+        rows,
+        [
+            yes(1, 10, checked=utc(2026, 1, 15, 20)),
+            yes(1, 11, checked=utc(2026, 1, 15, 21)),
+            yes(1, 12),
+            yes(2, 10),
+            yes(2, 11),
+        ],
+        {1: None, 2: None},
+    )
     assert expected_locations(s, {10, 11, 12}) == {1: 11, 2: 11}
 
 
 def test_left_no_and_inactive_answers_do_not_place():
     rows = [instance(10, 1), instance(11, 2), instance(12, 3)]
-    s = snap([session(1), session(2), session(3)], rows, [
-        yes(1, 10, left=utc(2026, 1, 15, 21)), yes(1, 11, status="no"), yes(1, 12),
-        yes(2, 10, left=utc(2026, 1, 15, 21)),
-    ], {1: 10, 2: 10, 3: 11})
+    s = snap(
+        [session(1), session(2), session(3)],
+        rows,
+        [
+            yes(1, 10, left=utc(2026, 1, 15, 21)),
+            yes(1, 11, status="no"),
+            yes(1, 12),
+            yes(2, 10, left=utc(2026, 1, 15, 21)),
+        ],
+        {1: 10, 2: 10, 3: 11},
+    )
     # 12 is not active: nobody goes there; a location that breaks the rule is dropped.
     assert expected_locations(s, {10, 11}) == {1: None, 2: None, 3: None}
     assert expected_locations(s, {10, 11, 12}) == {1: 12, 2: None, 3: None}

@@ -7,49 +7,102 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('sessions_app', '0001_initial'),
+        ("sessions_app", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Person',
+            name="Person",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('first_name', models.CharField(max_length=100)),
-                ('last_name', models.CharField(blank=True, max_length=100)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('city', models.CharField(blank=True, max_length=120)),
-                ('country', models.CharField(blank=True, max_length=2, validators=[django.core.validators.RegexValidator('^[A-Z]{2}$', 'Use the ISO 3166-1 alpha-2 code in upper case, e.g. IE.')])),
-                ('share_location', models.BooleanField(default=True, help_text='Show others which session I am at')),
-                ('at_active_session_instance', models.ForeignKey(blank=True, help_text='Where the person is right now (kept by the sweep)', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='people_here', to='sessions_app.sessioninstance')),
-                ('user', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='person', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("first_name", models.CharField(max_length=100)),
+                ("last_name", models.CharField(blank=True, max_length=100)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("city", models.CharField(blank=True, max_length=120)),
+                (
+                    "country",
+                    models.CharField(
+                        blank=True,
+                        max_length=2,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Z]{2}$", "Use the ISO 3166-1 alpha-2 code in upper case, e.g. IE."
+                            )
+                        ],
+                    ),
+                ),
+                ("share_location", models.BooleanField(default=True, help_text="Show others which session I am at")),
+                (
+                    "at_active_session_instance",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Where the person is right now (kept by the sweep)",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="people_here",
+                        to="sessions_app.sessioninstance",
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="person",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'people',
-                'ordering': ['last_name', 'first_name'],
+                "verbose_name_plural": "people",
+                "ordering": ["last_name", "first_name"],
             },
         ),
         migrations.CreateModel(
-            name='Attendance',
+            name="Attendance",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('yes', 'Going'), ('maybe', 'Maybe'), ('no', 'Not going')], max_length=5)),
-                ('checked_in_at', models.DateTimeField(blank=True, help_text='When the answer last became yes', null=True)),
-                ('session_instance', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attendances', to='sessions_app.sessioninstance')),
-                ('person', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attendances', to='people.person')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "status",
+                    models.CharField(choices=[("yes", "Going"), ("maybe", "Maybe"), ("no", "Not going")], max_length=5),
+                ),
+                (
+                    "checked_in_at",
+                    models.DateTimeField(blank=True, help_text="When the answer last became yes", null=True),
+                ),
+                (
+                    "session_instance",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attendances",
+                        to="sessions_app.sessioninstance",
+                    ),
+                ),
+                (
+                    "person",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="attendances", to="people.person"
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='person',
-            index=models.Index(condition=models.Q(('at_active_session_instance__isnull', False)), fields=['at_active_session_instance'], name='person_at_active_instance'),
+            model_name="person",
+            index=models.Index(
+                condition=models.Q(("at_active_session_instance__isnull", False)),
+                fields=["at_active_session_instance"],
+                name="person_at_active_instance",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='attendance',
-            constraint=models.UniqueConstraint(fields=('person', 'session_instance'), name='unique_attendance_person_instance'),
+            model_name="attendance",
+            constraint=models.UniqueConstraint(
+                fields=("person", "session_instance"), name="unique_attendance_person_instance"
+            ),
         ),
     ]

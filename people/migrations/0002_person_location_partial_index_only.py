@@ -5,16 +5,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('people', '0001_initial'),
-        ('sessions_app', '0001_initial'),
+        ("people", "0001_initial"),
+        ("sessions_app", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='person',
-            name='at_active_session_instance',
-            field=models.ForeignKey(blank=True, db_index=False, help_text='Where the person is right now (kept by the sweep)', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='people_here', to='sessions_app.sessioninstance'),
+            model_name="person",
+            name="at_active_session_instance",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                help_text="Where the person is right now (kept by the sweep)",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="people_here",
+                to="sessions_app.sessioninstance",
+            ),
         ),
     ]

@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('people', '0002_person_location_partial_index_only'),
+        ("people", "0002_person_location_partial_index_only"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='attendance',
-            name='left_at',
-            field=models.DateTimeField(blank=True, help_text='When the person pressed "I\'ve left" while the instance was live; cleared by a new check-in', null=True),
+            model_name="attendance",
+            name="left_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text='When the person pressed "I\'ve left" while the instance was live; cleared by a new check-in',
+                null=True,
+            ),
         ),
     ]

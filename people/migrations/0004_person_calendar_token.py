@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('people', '0003_attendance_left_at'),
+        ("people", "0003_attendance_left_at"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='person',
-            name='calendar_token',
+            model_name="person",
+            name="calendar_token",
             field=models.CharField(blank=True, editable=False, max_length=64, null=True, unique=True),
         ),
     ]

@@ -3,88 +3,198 @@
 import django.core.validators
 import django.db.models.deletion
 import recurrence.fields
-import sessions_app.models
 from django.db import migrations, models
+
+import sessions_app.models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Session',
+            name="Session",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(max_length=200, unique=True)),
-                ('venue_name', models.CharField(max_length=200)),
-                ('address', models.CharField(blank=True, max_length=300)),
-                ('city', models.CharField(max_length=120)),
-                ('country', models.CharField(help_text='ISO 3166-1 alpha-2, e.g. IE', max_length=2, validators=[django.core.validators.RegexValidator('^[A-Z]{2}$', 'Use the ISO 3166-1 alpha-2 code in upper case, e.g. IE.')])),
-                ('timezone', models.CharField(help_text='IANA name, e.g. Europe/Dublin', max_length=64, validators=[sessions_app.models.validate_timezone])),
-                ('recurrence', recurrence.fields.RecurrenceField(blank=True, null=True)),
-                ('initiation_date', models.DateField(blank=True, help_text="First date of the session. Anchors 'every other week'; required for such rules.", null=True)),
-                ('start_time', models.TimeField(blank=True, help_text='Local wall-clock time', null=True)),
-                ('end_time', models.TimeField(blank=True, help_text='Local wall-clock time; at or before the start means the next day', null=True)),
-                ('active_buffer_minutes_before', models.PositiveSmallIntegerField(default=60, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(720)])),
-                ('active_buffer_minutes_after', models.PositiveSmallIntegerField(default=60, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(720)])),
-                ('auto_create_instances', models.BooleanField(default=False)),
-                ('auto_create_hours_ahead', models.PositiveSmallIntegerField(default=24, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(168)])),
-                ('termination_date', models.DateField(blank=True, help_text='Last local date the session runs', null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('auto_created_until', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('auto_create_due_at', models.DateTimeField(blank=True, editable=False, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                ("slug", models.SlugField(max_length=200, unique=True)),
+                ("venue_name", models.CharField(max_length=200)),
+                ("address", models.CharField(blank=True, max_length=300)),
+                ("city", models.CharField(max_length=120)),
+                (
+                    "country",
+                    models.CharField(
+                        help_text="ISO 3166-1 alpha-2, e.g. IE",
+                        max_length=2,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Z]{2}$", "Use the ISO 3166-1 alpha-2 code in upper case, e.g. IE."
+                            )
+                        ],
+                    ),
+                ),
+                (
+                    "timezone",
+                    models.CharField(
+                        help_text="IANA name, e.g. Europe/Dublin",
+                        max_length=64,
+                        validators=[sessions_app.models.validate_timezone],
+                    ),
+                ),
+                ("recurrence", recurrence.fields.RecurrenceField(blank=True, null=True)),
+                (
+                    "initiation_date",
+                    models.DateField(
+                        blank=True,
+                        help_text="First date of the session. Anchors 'every other week'; required for such rules.",
+                        null=True,
+                    ),
+                ),
+                ("start_time", models.TimeField(blank=True, help_text="Local wall-clock time", null=True)),
+                (
+                    "end_time",
+                    models.TimeField(
+                        blank=True,
+                        help_text="Local wall-clock time; at or before the start means the next day",
+                        null=True,
+                    ),
+                ),
+                (
+                    "active_buffer_minutes_before",
+                    models.PositiveSmallIntegerField(
+                        default=60,
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(720),
+                        ],
+                    ),
+                ),
+                (
+                    "active_buffer_minutes_after",
+                    models.PositiveSmallIntegerField(
+                        default=60,
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(720),
+                        ],
+                    ),
+                ),
+                ("auto_create_instances", models.BooleanField(default=False)),
+                (
+                    "auto_create_hours_ahead",
+                    models.PositiveSmallIntegerField(
+                        default=24,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(168),
+                        ],
+                    ),
+                ),
+                (
+                    "termination_date",
+                    models.DateField(blank=True, help_text="Last local date the session runs", null=True),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("auto_created_until", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("auto_create_due_at", models.DateTimeField(blank=True, editable=False, null=True)),
             ],
             options={
-                'ordering': ['name'],
-                'indexes': [models.Index(condition=models.Q(('auto_create_instances', True)), fields=['auto_create_due_at'], name='session_auto_create_due')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('auto_create_hours_ahead__gte', 1), ('auto_create_hours_ahead__lte', 168)), name='session_hours_ahead_1_168'), models.CheckConstraint(condition=models.Q(('active_buffer_minutes_before__lte', 720), ('active_buffer_minutes_after__lte', 720)), name='session_buffers_at_most_720')],
+                "ordering": ["name"],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("auto_create_instances", True)),
+                        fields=["auto_create_due_at"],
+                        name="session_auto_create_due",
+                    )
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("auto_create_hours_ahead__gte", 1), ("auto_create_hours_ahead__lte", 168)),
+                        name="session_hours_ahead_1_168",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("active_buffer_minutes_before__lte", 720), ("active_buffer_minutes_after__lte", 720)
+                        ),
+                        name="session_buffers_at_most_720",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SweepRun',
+            name="SweepRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('started_at', models.DateTimeField()),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('evaluated_at', models.DateTimeField(help_text='The instant evaluated (now + lookahead)')),
-                ('simulated', models.BooleanField(default=False)),
-                ('trigger', models.CharField(choices=[('cron', 'Cron'), ('http', 'Http'), ('event', 'Event'), ('admin', 'Admin')], max_length=10)),
-                ('activated_count', models.PositiveIntegerField(default=0)),
-                ('deactivated_count', models.PositiveIntegerField(default=0)),
-                ('auto_created_count', models.PositiveIntegerField(default=0)),
-                ('people_moved_count', models.PositiveIntegerField(default=0)),
-                ('errors', models.JSONField(blank=True, default=list)),
-                ('status', models.CharField(choices=[('ok', 'Ok'), ('partial', 'Partial'), ('failed', 'Failed')], default='ok', max_length=10)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("started_at", models.DateTimeField()),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("evaluated_at", models.DateTimeField(help_text="The instant evaluated (now + lookahead)")),
+                ("simulated", models.BooleanField(default=False)),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[("cron", "Cron"), ("http", "Http"), ("event", "Event"), ("admin", "Admin")],
+                        max_length=10,
+                    ),
+                ),
+                ("activated_count", models.PositiveIntegerField(default=0)),
+                ("deactivated_count", models.PositiveIntegerField(default=0)),
+                ("auto_created_count", models.PositiveIntegerField(default=0)),
+                ("people_moved_count", models.PositiveIntegerField(default=0)),
+                ("errors", models.JSONField(blank=True, default=list)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("ok", "Ok"), ("partial", "Partial"), ("failed", "Failed")],
+                        default="ok",
+                        max_length=10,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-started_at'],
-                'indexes': [models.Index(fields=['started_at'], name='sweeprun_started_at')],
+                "ordering": ["-started_at"],
+                "indexes": [models.Index(fields=["started_at"], name="sweeprun_started_at")],
             },
         ),
         migrations.CreateModel(
-            name='SessionInstance',
+            name="SessionInstance",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('date', models.DateField(help_text='The local date the instance starts')),
-                ('start_time', models.TimeField(blank=True, help_text="Local; empty copies the session's", null=True)),
-                ('end_time', models.TimeField(blank=True, help_text="Local; empty copies the session's", null=True)),
-                ('is_cancelled', models.BooleanField(default=False)),
-                ('is_active', models.BooleanField(default=False)),
-                ('auto_created', models.BooleanField(default=False, editable=False)),
-                ('starts_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('ends_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('active_from', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('active_until', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='instances', to='sessions_app.session')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("date", models.DateField(help_text="The local date the instance starts")),
+                ("start_time", models.TimeField(blank=True, help_text="Local; empty copies the session's", null=True)),
+                ("end_time", models.TimeField(blank=True, help_text="Local; empty copies the session's", null=True)),
+                ("is_cancelled", models.BooleanField(default=False)),
+                ("is_active", models.BooleanField(default=False)),
+                ("auto_created", models.BooleanField(default=False, editable=False)),
+                ("starts_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("ends_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("active_from", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("active_until", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="instances", to="sessions_app.session"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(condition=models.Q(('is_active', True)), fields=['is_active'], name='instance_is_active'), models.Index(fields=['active_from', 'active_until'], name='instance_active_window')],
-                'constraints': [models.UniqueConstraint(fields=('session', 'date', 'start_time'), name='unique_instance_session_date_start'), models.UniqueConstraint(condition=models.Q(('is_active', True)), fields=('session',), name='one_active_instance_per_session')],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("is_active", True)), fields=["is_active"], name="instance_is_active"
+                    ),
+                    models.Index(fields=["active_from", "active_until"], name="instance_active_window"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("session", "date", "start_time"), name="unique_instance_session_date_start"
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("is_active", True)),
+                        fields=("session",),
+                        name="one_active_instance_per_session",
+                    ),
+                ],
             },
         ),
     ]

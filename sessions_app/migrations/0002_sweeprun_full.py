@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sessions_app', '0001_initial'),
+        ("sessions_app", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='sweeprun',
-            name='full',
-            field=models.BooleanField(default=True, help_text='Evaluated every session (otherwise only those that could have changed)'),
+            model_name="sweeprun",
+            name="full",
+            field=models.BooleanField(
+                default=True, help_text="Evaluated every session (otherwise only those that could have changed)"
+            ),
         ),
     ]

@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sessions_app', '0003_recurrence_field_never_fails_to_load'),
+        ("sessions_app", "0003_recurrence_field_never_fails_to_load"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='session',
-            name='updated_at',
+            model_name="session",
+            name="updated_at",
             field=models.DateTimeField(auto_now=True, null=True),
         ),
         migrations.AddField(
-            model_name='sessioninstance',
-            name='updated_at',
+            model_name="sessioninstance",
+            name="updated_at",
             field=models.DateTimeField(auto_now=True, null=True),
         ),
     ]

@@ -4,22 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sessions_app', '0005_session_schedules_and_location_override'),
+        ("sessions_app", "0005_session_schedules_and_location_override"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TimeZoneDataVersion',
+            name="TimeZoneDataVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.CharField(max_length=500)),
-                ('recorded_at', models.DateTimeField()),
-                ('instances_recomputed', models.PositiveIntegerField(default=0)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("version", models.CharField(max_length=500)),
+                ("recorded_at", models.DateTimeField()),
+                ("instances_recomputed", models.PositiveIntegerField(default=0)),
             ],
             options={
-                'ordering': ['-pk'],
+                "ordering": ["-pk"],
             },
         ),
     ]

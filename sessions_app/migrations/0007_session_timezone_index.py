@@ -4,14 +4,13 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sessions_app', '0006_timezonedataversion'),
+        ("sessions_app", "0006_timezonedataversion"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='session',
-            index=models.Index(fields=['timezone'], name='session_timezone'),
+            model_name="session",
+            index=models.Index(fields=["timezone"], name="session_timezone"),
         ),
     ]

@@ -4,7 +4,6 @@ import django.core.validators
 import django.db.models.functions.text
 from django.db import migrations, models
 
-
 SEARCHED = ("name", "venue_name", "city")
 
 
@@ -31,37 +30,66 @@ def drop_trigram_indexes(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sessions_app', '0007_session_timezone_index'),
+        ("sessions_app", "0007_session_timezone_index"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='session',
-            name='latitude',
-            field=models.DecimalField(blank=True, decimal_places=5, help_text="WGS 84 degrees north, for 'near me'", max_digits=8, null=True, validators=[django.core.validators.MinValueValidator(-90), django.core.validators.MaxValueValidator(90)]),
+            model_name="session",
+            name="latitude",
+            field=models.DecimalField(
+                blank=True,
+                decimal_places=5,
+                help_text="WGS 84 degrees north, for 'near me'",
+                max_digits=8,
+                null=True,
+                validators=[
+                    django.core.validators.MinValueValidator(-90),
+                    django.core.validators.MaxValueValidator(90),
+                ],
+            ),
         ),
         migrations.AddField(
-            model_name='session',
-            name='longitude',
-            field=models.DecimalField(blank=True, decimal_places=5, help_text='WGS 84 degrees east', max_digits=8, null=True, validators=[django.core.validators.MinValueValidator(-180), django.core.validators.MaxValueValidator(180)]),
+            model_name="session",
+            name="longitude",
+            field=models.DecimalField(
+                blank=True,
+                decimal_places=5,
+                help_text="WGS 84 degrees east",
+                max_digits=8,
+                null=True,
+                validators=[
+                    django.core.validators.MinValueValidator(-180),
+                    django.core.validators.MaxValueValidator(180),
+                ],
+            ),
         ),
         migrations.AddIndex(
-            model_name='session',
-            index=models.Index(condition=models.Q(('latitude__isnull', False)), fields=['latitude'], name='session_latitude'),
+            model_name="session",
+            index=models.Index(
+                condition=models.Q(("latitude__isnull", False)), fields=["latitude"], name="session_latitude"
+            ),
         ),
         migrations.AddIndex(
-            model_name='session',
-            index=models.Index(models.F('country'), django.db.models.functions.text.Lower(django.db.models.functions.text.Trim('city')), models.F('name'), models.F('id'), name='session_browse_order'),
+            model_name="session",
+            index=models.Index(
+                models.F("country"),
+                django.db.models.functions.text.Lower(django.db.models.functions.text.Trim("city")),
+                models.F("name"),
+                models.F("id"),
+                name="session_browse_order",
+            ),
         ),
         migrations.AddIndex(
-            model_name='sessioninstance',
-            index=models.Index(fields=['starts_at'], name='instance_starts_at'),
+            model_name="sessioninstance",
+            index=models.Index(fields=["starts_at"], name="instance_starts_at"),
         ),
         migrations.AddIndex(
-            model_name='sessioninstance',
-            index=models.Index(condition=models.Q(('is_active', True)), fields=['starts_at'], name='instance_live_starts_at'),
+            model_name="sessioninstance",
+            index=models.Index(
+                condition=models.Q(("is_active", True)), fields=["starts_at"], name="instance_live_starts_at"
+            ),
         ),
         migrations.RunPython(trigram_indexes, drop_trigram_indexes, elidable=False),
     ]

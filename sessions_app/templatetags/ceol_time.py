@@ -41,8 +41,9 @@ def when(instance):
     if start is None:
         return describe_when(instance)
     zone = instance.session.timezone
-    html = format_html('<time datetime="{}" data-zone="{}">{}, {}</time>', start.isoformat(), zone, _day(start),
-                       _clock(start))
+    html = format_html(
+        '<time datetime="{}" data-zone="{}">{}, {}</time>', start.isoformat(), zone, _day(start), _clock(start)
+    )
     if end is not None:
         shown = f"{_day(end)}, {_clock(end)}" if end.date() != start.date() else _clock(end)
         html += format_html(' – <time datetime="{}" data-zone="{}">{}</time>', end.isoformat(), zone, shown)
@@ -55,5 +56,12 @@ def local_instant(session, instant):
     local = session.on_wall_clock(instant)
     if local is None:
         return ""
-    return format_html('<time datetime="{}" data-zone="{}">{} {} {}, {}</time>', local.isoformat(), session.timezone,
-                       f"{local:%a}", local.day, f"{local:%b}", _clock(local))
+    return format_html(
+        '<time datetime="{}" data-zone="{}">{} {} {}, {}</time>',
+        local.isoformat(),
+        session.timezone,
+        f"{local:%a}",
+        local.day,
+        f"{local:%b}",
+        _clock(local),
+    )

@@ -26,8 +26,7 @@ def member(make_person):
     return make_person(user=user, first_name="Aoife", last_name="Byrne")
 
 
-PROFILE = {"first_name": "Aoife", "last_name": "Ní Bhriain", "city": "Galway", "country": "IE",
-           "share_location": "on"}
+PROFILE = {"first_name": "Aoife", "last_name": "Ní Bhriain", "city": "Galway", "country": "IE", "share_location": "on"}
 
 
 def test_profile_shows_the_fields_the_sharing_sentence_and_the_feed(member):
@@ -45,8 +44,12 @@ def test_profile_saves_name_city_country_and_sharing(member):
     response = client.post("/accounts/profile/", {**PROFILE, "country": "DE", "share_location": ""})
     assert response.status_code == 302
     member.refresh_from_db()
-    assert (member.last_name, member.city, member.country, member.share_location) == ("Ní Bhriain", "Galway", "DE",
-                                                                                     False)
+    assert (member.last_name, member.city, member.country, member.share_location) == (
+        "Ní Bhriain",
+        "Galway",
+        "DE",
+        False,
+    )
 
 
 @pytest.mark.parametrize("country", ["ZZ", "Ireland", "ie", "IRL"])
@@ -102,7 +105,8 @@ def test_sharing_off_hides_the_person_from_here_now_for_others(live_instance, me
 
 
 def test_deleting_an_account_takes_the_user_the_person_and_their_answers_only(
-        live_instance, member, make_person, make_attendance):
+    live_instance, member, make_person, make_attendance
+):
     other_user = User.objects.create_user("brid", password="pw")
     other = make_person(user=other_user, first_name="Bríd")
     mine = make_attendance(member, live_instance, "yes")
@@ -150,7 +154,8 @@ def test_nobody_can_delete_someone_elses_account(member, make_person):
 
 
 def test_my_sessions_live_first_then_in_time_order_and_recent_history(
-        live_instance, member, make_session, make_instance, make_attendance):
+    live_instance, member, make_session, make_instance, make_attendance
+):
     session = live_instance.session
     today = live_instance.date
     later = make_instance(session, today + timedelta(days=7))
@@ -159,8 +164,15 @@ def test_my_sessions_live_first_then_in_time_order_and_recent_history(
     declined = make_instance(session, today + timedelta(days=2))
     past = make_instance(session, today - timedelta(days=7))
     older = make_instance(session, today - timedelta(days=14))
-    for instance, status in [(later, "maybe"), (sooner, "yes"), (elsewhere, "yes"), (declined, "no"),
-                             (past, "yes"), (older, "maybe"), (live_instance, "yes")]:
+    for instance, status in [
+        (later, "maybe"),
+        (sooner, "yes"),
+        (elsewhere, "yes"),
+        (declined, "no"),
+        (past, "yes"),
+        (older, "maybe"),
+        (live_instance, "yes"),
+    ]:
         make_attendance(member, instance, status)
     response = login_client(member.user).get("/accounts/my-sessions/")
     upcoming = [a.session_instance.pk for a in response.context["upcoming"]]

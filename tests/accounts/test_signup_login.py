@@ -17,8 +17,13 @@ from people.models import Person
 User = get_user_model()
 pytestmark = pytest.mark.django_db
 
-GOOD = {"first_name": "Nora", "last_name": "Quinn", "email": "nora@example.com",
-        "password1": "reel-jig-hornpipe-42", "password2": "reel-jig-hornpipe-42"}
+GOOD = {
+    "first_name": "Nora",
+    "last_name": "Quinn",
+    "email": "nora@example.com",
+    "password1": "reel-jig-hornpipe-42",
+    "password2": "reel-jig-hornpipe-42",
+}
 
 
 def sign_up(client: Client, **changes):

@@ -39,8 +39,14 @@ def shoot(page, name: str) -> None:
 
 def live_instance() -> SessionInstance:
     session = Session.objects.create(
-        name="Mueller Monday", slug="mueller", venue_name="Mueller's", city="Dublin", country="IE",
-        timezone="Europe/Dublin", start_time=time(20, 0), end_time=time(23, 0),
+        name="Mueller Monday",
+        slug="mueller",
+        venue_name="Mueller's",
+        city="Dublin",
+        country="IE",
+        timezone="Europe/Dublin",
+        start_time=time(20, 0),
+        end_time=time(23, 0),
     )
     start = (clock.now().astimezone(session.zone) - timedelta(minutes=30)).replace(second=0, microsecond=0)
     instance = SessionInstance.objects.create(

@@ -14,8 +14,14 @@ def live_session() -> tuple[Session, SessionInstance]:
     """A session in Europe/Dublin whose instance runs around now."""
     now = clock.now()
     session = Session.objects.create(
-        name="The Cobblestone", slug="cobblestone", venue_name="The Cobblestone", city="Dublin", country="IE",
-        timezone="Europe/Dublin", start_time=time(0, 0), end_time=time(0, 0),
+        name="The Cobblestone",
+        slug="cobblestone",
+        venue_name="The Cobblestone",
+        city="Dublin",
+        country="IE",
+        timezone="Europe/Dublin",
+        start_time=time(0, 0),
+        end_time=time(0, 0),
     )
     local_now = now.astimezone(session.zone)
     start = (local_now - timedelta(minutes=30)).replace(second=0, microsecond=0)
@@ -31,7 +37,12 @@ def live_session() -> tuple[Session, SessionInstance]:
 def test_home_lists_sessions_with_live_badge(live_server, page):
     session, _ = live_session()
     quiet = Session.objects.create(
-        name="Quiet Night", slug="quiet", venue_name="Hall", city="Galway", country="IE", timezone="Europe/Dublin",
+        name="Quiet Night",
+        slug="quiet",
+        venue_name="Hall",
+        city="Galway",
+        country="IE",
+        timezone="Europe/Dublin",
     )
     page.goto(live_server.url + "/")
     assert page.locator(f'#sessions [data-session-id="{session.pk}"] .live-now').inner_text() == "LIVE NOW"

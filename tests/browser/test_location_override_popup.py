@@ -31,7 +31,9 @@ def test_the_polled_popup_shows_the_override(live_server, page, player):  # noqa
     mark_page(page)
     check_in(person=player, instance=instance)
     dot.wait_for(state="visible", timeout=WAIT_MS)
-    assert dot.get_attribute("aria-label") == "You are at Mueller Monday, Upstairs at the Swan, Dublin: open the session"
+    assert (
+        dot.get_attribute("aria-label") == "You are at Mueller Monday, Upstairs at the Swan, Dublin: open the session"
+    )
     dot.hover()
     assert "Upstairs at the Swan, Dublin" in page.locator("#active-session-popup").inner_text()
     assert "Mueller Monday Bar" not in page.locator("#active-session-popup").inner_text()

@@ -27,8 +27,14 @@ def fast_poll(settings):
 
 def make_session(name: str, slug: str) -> Session:
     return Session.objects.create(
-        name=name, slug=slug, venue_name=f"{name} Bar", city="Dublin", country="IE", timezone="Europe/Dublin",
-        start_time=time(20, 0), end_time=time(23, 0),
+        name=name,
+        slug=slug,
+        venue_name=f"{name} Bar",
+        city="Dublin",
+        country="IE",
+        timezone="Europe/Dublin",
+        start_time=time(20, 0),
+        end_time=time(23, 0),
     )
 
 

@@ -20,8 +20,15 @@ def log_in(page, live_server):
 
 def swan() -> Session:
     return Session.objects.create(
-        name="The Swan", slug="swan", venue_name="The Swan", city="Dublin", country="IE", timezone="Europe/Dublin",
-        recurrence="RRULE:FREQ=WEEKLY;BYDAY=TU", initiation_date=date(2026, 1, 6), start_time=time(21),
+        name="The Swan",
+        slug="swan",
+        venue_name="The Swan",
+        city="Dublin",
+        country="IE",
+        timezone="Europe/Dublin",
+        recurrence="RRULE:FREQ=WEEKLY;BYDAY=TU",
+        initiation_date=date(2026, 1, 6),
+        start_time=time(21),
         end_time=time(23, 30),
     )
 

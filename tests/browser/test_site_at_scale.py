@@ -31,8 +31,14 @@ def fast_poll(settings):
 
 
 def make_session(name: str, slug: str, **fields) -> Session:
-    values = {"venue_name": f"{name} Bar", "city": "Dublin", "country": "IE", "timezone": "Europe/Dublin",
-              "start_time": time(20, 0), "end_time": time(23, 0)}
+    values = {
+        "venue_name": f"{name} Bar",
+        "city": "Dublin",
+        "country": "IE",
+        "timezone": "Europe/Dublin",
+        "start_time": time(20, 0),
+        "end_time": time(23, 0),
+    }
     values.update(fields)
     return Session.objects.create(name=name, slug=slug, **values)
 
@@ -41,7 +47,9 @@ def open_instance(session: Session) -> SessionInstance:
     start = (clock.now().astimezone(session.zone) - timedelta(minutes=30)).replace(second=0, microsecond=0)
     # get_or_create: safe to run again after a "table is locked" (see ``retrying``).
     instance, _ = SessionInstance.objects.get_or_create(
-        session=session, date=start.date(), start_time=start.time(),
+        session=session,
+        date=start.date(),
+        start_time=start.time(),
         defaults={"end_time": (start + timedelta(hours=3)).time()},
     )
     update_active_sessions()
@@ -111,8 +119,10 @@ def test_every_badge_and_count_refreshes_with_one_request_per_poll(live_server, 
     log_in(page, live_server, "aoife")
     page.goto(f"{live_server.url}/")
     seen = api_requests(page)
-    page.evaluate("window.__notReloaded = true; window.__updates = 0;"
-                  "document.addEventListener('ceol:active-session-updated', () => window.__updates++)")
+    page.evaluate(
+        "window.__notReloaded = true; window.__updates = 0;"
+        "document.addEventListener('ceol:active-session-updated', () => window.__updates++)"
+    )
     page.wait_for_timeout(POLL_MS * 6)
     polls = len(seen)
     assert polls >= 3
@@ -131,7 +141,8 @@ def test_every_badge_and_count_refreshes_with_one_request_per_poll(live_server, 
     retrying(lambda: check_in(person=someone, instance=live))
     page.wait_for_function(
         f"document.querySelector('#live-now [data-instance-id=\"{live.pk}\"] [data-here-count]').textContent === '1'",
-        timeout=WAIT_MS)
+        timeout=WAIT_MS,
+    )
     assert page.evaluate("window.__notReloaded === true")
 
     # Session, instance and person pages: their badges go when the instance is cancelled.
@@ -139,10 +150,16 @@ def test_every_badge_and_count_refreshes_with_one_request_per_poll(live_server, 
     player = Person.objects.get(user__username="aoife")
     retrying(lambda: check_in(person=player, instance=quiet_live))
     pages = {}
-    badges = {"session": f'main [data-session-id="{quiet.pk}"] .live-now', "instance": "#instance-state .live-now",
-              "person": "#current-location .live-now"}
-    for name, url in (("session", f"/sessions/{quiet.slug}/"), ("instance", f"/instances/{quiet_live.pk}/"),
-                      ("person", f"/people/{player.pk}/")):
+    badges = {
+        "session": f'main [data-session-id="{quiet.pk}"] .live-now',
+        "instance": "#instance-state .live-now",
+        "person": "#current-location .live-now",
+    }
+    for name, url in (
+        ("session", f"/sessions/{quiet.slug}/"),
+        ("instance", f"/instances/{quiet_live.pk}/"),
+        ("person", f"/people/{player.pk}/"),
+    ):
         tab = player_context.new_page()
         tab.goto(live_server.url + url)
         assert tab.locator(badges[name]).count() >= 1, name
@@ -191,8 +208,11 @@ def test_polling_pauses_while_the_tab_is_hidden(live_server, page):
 
 
 def test_near_me_with_a_granted_geolocation(live_server, browser):
-    for name, lat, lon in (("Cork", "51.90120", "-8.47360"), ("Cobblestone", "53.34867", "-6.27807"),
-                           ("Galway", "53.27310", "-9.05118")):
+    for name, lat, lon in (
+        ("Cork", "51.90120", "-8.47360"),
+        ("Cobblestone", "53.34867", "-6.27807"),
+        ("Galway", "53.27310", "-9.05118"),
+    ):
         make_session(name, name.lower(), latitude=Decimal(lat), longitude=Decimal(lon))
     context = browser.new_context(geolocation={"latitude": 53.35, "longitude": -6.26}, permissions=["geolocation"])
     page = context.new_page()
@@ -233,16 +253,25 @@ def test_long_words_wrap_on_a_phone(live_server, browser):
 
 def test_screenshots_of_every_page(live_server, browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    live = open_instance(make_session("Mueller Monday", "mueller", latitude=Decimal("53.35"),
-                                      longitude=Decimal("-6.26")))
+    live = open_instance(
+        make_session("Mueller Monday", "mueller", latitude=Decimal("53.35"), longitude=Decimal("-6.26"))
+    )
     make_session("Quiet Night", "quiet", city="Galway")
     user = User.objects.create_user("aoife", password="correct horse battery", is_staff=True, is_superuser=True)
     me = Person.objects.create(user=user, first_name="Aoife", last_name="Byrne")
     check_in(person=me, instance=live)
     Attendance.objects.get(person=me)
-    pages = {"home": "/", "country": "/?country=IE", "search": "/?q=quiet", "near": "/?lat=53.35&lon=-6.26",
-             "session": "/sessions/mueller/", "instance": f"/instances/{live.pk}/", "person": f"/people/{me.pk}/",
-             "login": "/accounts/login/", "admin-instances": "/admin/sessions_app/sessioninstance/"}
+    pages = {
+        "home": "/",
+        "country": "/?country=IE",
+        "search": "/?q=quiet",
+        "near": "/?lat=53.35&lon=-6.26",
+        "session": "/sessions/mueller/",
+        "instance": f"/instances/{live.pk}/",
+        "person": f"/people/{me.pk}/",
+        "login": "/accounts/login/",
+        "admin-instances": "/admin/sessions_app/sessioninstance/",
+    }
     for width, height in ((1280, 800), (390, 844)):
         context = browser.new_context(viewport={"width": width, "height": height})
         page = context.new_page()

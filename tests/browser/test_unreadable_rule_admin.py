@@ -16,8 +16,14 @@ BAD_RULE = "every second Tuesday, except in Lent"
 
 def test_admin_shows_the_unreadable_rule_and_saves_a_new_one(live_server, page):
     session = Session.objects.create(
-        name="Old System Session", slug="old-system", venue_name="Hall", city="Dublin", country="IE",
-        timezone="Europe/Dublin", start_time=time(21, 0), end_time=time(23, 0),
+        name="Old System Session",
+        slug="old-system",
+        venue_name="Hall",
+        city="Dublin",
+        country="IE",
+        timezone="Europe/Dublin",
+        start_time=time(21, 0),
+        end_time=time(23, 0),
     )
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE {Session._meta.db_table} SET recurrence = %s WHERE id = %s", [BAD_RULE, session.pk])

@@ -62,8 +62,9 @@ DST_CASES = [
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("zone", "on", "start", "end"), DST_CASES)
-def test_session_feed_events_convert_to_the_stored_instants(client, now_is, make_session, make_instance,
-                                                            zone, on, start, end):
+def test_session_feed_events_convert_to_the_stored_instants(
+    client, now_is, make_session, make_instance, zone, on, start, end
+):
     session = make_session(timezone=zone, start_time=start, end_time=end, address="1 Main St", city="Springfield")
     instance = make_instance(session, on)
     instance.refresh_from_db()
@@ -85,8 +86,9 @@ def test_session_feed_events_convert_to_the_stored_instants(client, now_is, make
 
 
 @pytest.mark.django_db
-def test_person_feed_lists_yes_and_maybe_across_zones(client, now_is, make_session, make_instance, make_person,
-                                                      make_attendance):
+def test_person_feed_lists_yes_and_maybe_across_zones(
+    client, now_is, make_session, make_instance, make_person, make_attendance
+):
     new_york = make_session(timezone="America/New_York", start_time=time(1, 30), end_time=time(3, 30))
     dublin = make_session(timezone="Europe/Dublin", start_time=time(21, 0), end_time=time(1, 30))
     going = make_instance(new_york, date(2026, 3, 8))
@@ -123,8 +125,9 @@ def test_range_uid_cancelled_and_updates(client, now_is, make_session, make_inst
     too_far = make_instance(session, today + timedelta(days=57))
     cancelled = make_instance(session, today + timedelta(days=7), is_cancelled=True)
     unknown_time = make_instance(session, today + timedelta(days=3), start_time=None, end_time=None)
-    SessionInstance.objects.filter(pk=unknown_time.pk).update(start_time=None, end_time=None, starts_at=None,
-                                                              ends_at=None, active_from=None, active_until=None)
+    SessionInstance.objects.filter(pk=unknown_time.pk).update(
+        start_time=None, end_time=None, starts_at=None, ends_at=None, active_from=None, active_until=None
+    )
     url = f"/sessions/{session.slug}/calendar.ics"
     a_while_ago = datetime(2026, 4, 1, tzinfo=UTC)  # saves in this test all happen within a second
     SessionInstance.objects.update(updated_at=a_while_ago)
@@ -182,10 +185,25 @@ def test_the_second_pass_through_a_repeated_hour_is_written_in_utc():
     first, second = datetime(2026, 11, 1, 5, 30, tzinfo=UTC), datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
     assert on_wall_clock(first, new_york).tzinfo is new_york
     assert on_wall_clock(second, new_york) == second and on_wall_clock(second, new_york).tzinfo is UTC
-    session = SimpleNamespace(name="Late", venue_name="Pub", address="", city="NYC", timezone="America/New_York",
-                              zone=new_york, updated_at=None, created_at=first)
-    instance = SimpleNamespace(pk=1, session=session, starts_at=first, ends_at=second, is_cancelled=False,
-                               updated_at=None, date=date(2026, 11, 1))
+    session = SimpleNamespace(
+        name="Late",
+        venue_name="Pub",
+        address="",
+        city="NYC",
+        timezone="America/New_York",
+        zone=new_york,
+        updated_at=None,
+        created_at=first,
+    )
+    instance = SimpleNamespace(
+        pk=1,
+        session=session,
+        starts_at=first,
+        ends_at=second,
+        is_cancelled=False,
+        updated_at=None,
+        date=date(2026, 11, 1),
+    )
     body = build_calendar(name="x", entries=[Entry(instance)], url_of=lambda i: "http://x/", uid_domain="x")
     event = vobject.readOne(body.decode()).vevent
     assert event.dtstart.value.astimezone(UTC) == first and event.dtend.value.astimezone(UTC) == second
@@ -194,8 +212,12 @@ def test_the_second_pass_through_a_repeated_hour_is_written_in_utc():
 def _many_instances(session, count: int, first_day: date) -> None:
     rows = []
     for n in range(count):
-        instance = SessionInstance(session=session, date=first_day + timedelta(days=n // 6),
-                                   start_time=time(10 + 2 * (n % 6), 0), end_time=time(11 + 2 * (n % 6), 30))
+        instance = SessionInstance(
+            session=session,
+            date=first_day + timedelta(days=n // 6),
+            start_time=time(10 + 2 * (n % 6), 0),
+            end_time=time(11 + 2 * (n % 6), 30),
+        )
         instance.refresh_window()
         rows.append(instance)
     SessionInstance.objects.bulk_create(rows)
@@ -203,8 +225,7 @@ def _many_instances(session, count: int, first_day: date) -> None:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("count", [5, 500])
-def test_session_feed_is_two_queries_whatever_its_size(client, now_is, make_session, django_assert_num_queries,
-                                                       count):
+def test_session_feed_is_two_queries_whatever_its_size(client, now_is, make_session, django_assert_num_queries, count):
     session = make_session()
     now = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
     now_is(now)
@@ -217,8 +238,9 @@ def test_session_feed_is_two_queries_whatever_its_size(client, now_is, make_sess
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("count", [5, 500])
-def test_person_feed_is_two_queries_whatever_its_size(client, now_is, make_session, make_person,
-                                                      django_assert_num_queries, count):
+def test_person_feed_is_two_queries_whatever_its_size(
+    client, now_is, make_session, make_person, django_assert_num_queries, count
+):
     now = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
     now_is(now)
     sessions = [make_session(), make_session(timezone="America/New_York")]

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 def section(html: str, section_id: str) -> str:
     start = html.index(f'id="{section_id}"')
-    return html[start:html.index("</section>", start)]
+    return html[start : html.index("</section>", start)]
 
 
 def card_names(html: str) -> list[str]:
@@ -55,9 +55,11 @@ def test_countries_by_name_and_cities_case_and_space_insensitive(client, make_se
     countries = section(html, "countries")
     assert ">Ireland</a>" in countries and ">Germany</a>" in countries and ">IE</a>" not in countries
     cities = client.get("/?country=ie").content.decode()
-    city_list = cities[cities.index('id="cities"'):cities.index("</ul>", cities.index('id="cities"'))]
-    assert re.findall(r">([A-Za-z]+)</a> <span class=\"muted small\">(\d+)", city_list) == [("Dublin", "3"),
-                                                                                        ("Cork", "1")]
+    city_list = cities[cities.index('id="cities"') : cities.index("</ul>", cities.index('id="cities"'))]
+    assert re.findall(r">([A-Za-z]+)</a> <span class=\"muted small\">(\d+)", city_list) == [
+        ("Dublin", "3"),
+        ("Cork", "1"),
+    ]
     in_dublin = client.get("/?country=IE&city=dUbLiN").content.decode()
     assert len(card_names(in_dublin)) == 3
 
@@ -114,8 +116,9 @@ def test_home_html_stays_small(client, make_session):
     assert len(client.get("/").content) < 100_000
 
 
-def test_home_queries_are_constant_with_live_instances(client, at_evening, make_session, make_instance, make_person,
-                                                       django_assert_num_queries):
+def test_home_queries_are_constant_with_live_instances(
+    client, at_evening, make_session, make_instance, make_person, django_assert_num_queries
+):
     from django.core.cache import cache
 
     from sessions_app import clock

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 def buttons(html: str) -> list[str]:
     import re
 
-    main = html[html.index("<main>"):]
+    main = html[html.index("<main>") :]
     return re.findall(r"<button[^>]*>([^<]+)</button>", main)
 
 
@@ -70,8 +70,9 @@ def test_ended_shows_who_came_and_no_buttons(at_evening, member, make_session, m
     assert buttons(html) == ["Log out"] or buttons(html) == []
 
 
-def test_cancelled_shows_who_had_said_yes_to_staff_only(at_evening, member, make_session, make_instance,
-                                                         make_attendance):
+def test_cancelled_shows_who_had_said_yes_to_staff_only(
+    at_evening, member, make_session, make_instance, make_attendance
+):
     instance = make_instance(make_session(), date(2026, 1, 20), is_cancelled=True)
     make_attendance(member, instance, "yes")
     staff = login_client(User.objects.create_user("boss", is_staff=True))
@@ -84,21 +85,25 @@ def test_cancelled_shows_who_had_said_yes_to_staff_only(at_evening, member, make
 @pytest.fixture
 def fortnightly(at_evening, make_session):
     return make_session(
-        name="Fortnightly", recurrence=recurrence.deserialize("RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=SA"),
-        initiation_date=date(2026, 1, 3), start_time=time(20, 0), end_time=time(23, 0),
-        auto_create_instances=True, auto_create_hours_ahead=168,
+        name="Fortnightly",
+        recurrence=recurrence.deserialize("RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=SA"),
+        initiation_date=date(2026, 1, 3),
+        start_time=time(20, 0),
+        end_time=time(23, 0),
+        auto_create_instances=True,
+        auto_create_hours_ahead=168,
     )
 
 
 def test_the_session_page_lists_the_next_eight_occurrences_created_or_not(client, fortnightly):
     occurrences = next_occurrences(fortnightly, now=clock.now())
-    assert [o.date for o in occurrences] == [date.fromordinal(date(2026, 1, 17).toordinal() + 14 * n)
-                                             for n in range(8)]
+    assert [o.date for o in occurrences] == [date.fromordinal(date(2026, 1, 17).toordinal() + 14 * n) for n in range(8)]
     assert all(o.instance is None for o in occurrences)
     html = client.get(f"/sessions/{fortnightly.slug}/").content.decode()
     assert html.count("/on/2026-") == 8
     assert "Saturday 17 January 2026, 20:00 GMT – 23:00 GMT" in " ".join(
-        __import__("re").sub(r"<[^>]+>", " ", html).split())
+        __import__("re").sub(r"<[^>]+>", " ", html).split()
+    )
 
 
 def test_answering_ahead_creates_the_instance_as_auto_create_would(fortnightly, member):

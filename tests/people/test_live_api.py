@@ -20,12 +20,13 @@ def test_live_lists_live_instances_of_the_listed_sessions(client, live_instance,
     quiet = make_session()
     make_instance(quiet, date(2026, 1, 20))
     body = client.get("/api/live").json()
-    assert body["live"] == [{"session_id": live_instance.session_id, "instance_id": live_instance.pk,
-                             "people_here": 0}]
+    assert body["live"] == [{"session_id": live_instance.session_id, "instance_id": live_instance.pk, "people_here": 0}]
     assert "evaluated_at" in body and "me" not in body
     assert client.get(f"/api/live?sessions={quiet.pk}").json()["live"] == []
-    assert client.get(f"/api/live?sessions={quiet.pk},{live_instance.session_id}").json()["live"][0][
-        "instance_id"] == live_instance.pk
+    assert (
+        client.get(f"/api/live?sessions={quiet.pk},{live_instance.session_id}").json()["live"][0]["instance_id"]
+        == live_instance.pk
+    )
     assert client.get("/api/live?sessions=").json()["live"] == []
 
 
@@ -43,8 +44,15 @@ def test_etag_and_304_until_something_changes(client, live_instance, make_person
     assert changed["ETag"] != etag
 
 
-@pytest.mark.parametrize("query", ["sessions=a", "sessions=1,-2", "sessions=" + "9" * 19,
-                                   "sessions=" + ",".join(str(i) for i in range(MAX_LIVE_SESSION_IDS + 1))])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "sessions=a",
+        "sessions=1,-2",
+        "sessions=" + "9" * 19,
+        "sessions=" + ",".join(str(i) for i in range(MAX_LIVE_SESSION_IDS + 1)),
+    ],
+)
 def test_bad_session_lists_are_json_400(client, query):
     response = client.get(f"/api/live?{query}")
     assert response.status_code == 400 and set(response.json()) == {"error"}
@@ -60,8 +68,9 @@ def test_me_is_where_the_viewer_is(live_instance, member):
 
 
 @pytest.mark.parametrize("logged_in", [False, True])
-def test_queries_do_not_grow_with_sessions(at_evening, make_session, make_instance, make_person, member,
-                                           django_assert_num_queries, logged_in):
+def test_queries_do_not_grow_with_sessions(
+    at_evening, make_session, make_instance, make_person, member, django_assert_num_queries, logged_in
+):
     client = login_client(member.user) if logged_in else Client()
 
     def measure(count: int) -> int:

@@ -28,10 +28,13 @@ def where(person: Person) -> int | None:
 @pytest.fixture
 def dublin_and_new_york(make_session, make_instance):
     """Dublin 21:00 and New York 16:00 (also 21:00 UTC), both active at 20:30 UTC."""
-    dublin = make_instance(make_session(timezone="Europe/Dublin", start_time=time(21, 0), end_time=time(23, 0)), EVENING)
+    dublin = make_instance(
+        make_session(timezone="Europe/Dublin", start_time=time(21, 0), end_time=time(23, 0)), EVENING
+    )
     new_york = make_instance(
-        make_session(timezone="America/New_York", city="New York", country="US", start_time=time(16, 0),
-                     end_time=time(18, 0)),
+        make_session(
+            timezone="America/New_York", city="New York", country="US", start_time=time(16, 0), end_time=time(18, 0)
+        ),
         EVENING,
     )
     assert dublin.starts_at == new_york.starts_at == datetime(2026, 1, 15, 21, 0, tzinfo=UTC)
@@ -112,7 +115,9 @@ def test_a_check_in_elsewhere_sticks(make_session, make_instance, make_person, m
     assert where(person) == second.pk
 
 
-def test_a_location_that_is_no_longer_yes_or_active_is_replaced(make_session, make_instance, make_person, make_attendance):
+def test_a_location_that_is_no_longer_yes_or_active_is_replaced(
+    make_session, make_instance, make_person, make_attendance
+):
     first = make_instance(make_session(start_time=time(20, 0)), EVENING)
     second = make_instance(make_session(start_time=time(21, 0)), EVENING)
     person = make_person()
@@ -123,7 +128,9 @@ def test_a_location_that_is_no_longer_yes_or_active_is_replaced(make_session, ma
 
     Attendance.objects.filter(pk=answer.pk).update(status="no")
     result = reevaluate(person_ids=[person.pk])
-    assert result["people_moved"] == [{"person_id": person.pk, "from_instance_id": first.pk, "to_instance_id": second.pk}]
+    assert result["people_moved"] == [
+        {"person_id": person.pk, "from_instance_id": first.pk, "to_instance_id": second.pk}
+    ]
     assert where(person) == second.pk
 
 

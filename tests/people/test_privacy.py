@@ -39,8 +39,15 @@ def scene(live_instance, make_person, make_instance, make_attendance):
 
 def pages(scene) -> list[str]:
     live, shy = scene["live"], scene["shy"]
-    return ["/", f"/?q={live.session.name}", "/?country=IE", f"/sessions/{live.session.slug}/",
-            f"/instances/{live.pk}/", f"/people/{shy.pk}/", f"/people/{scene['open'].pk}/"]
+    return [
+        "/",
+        f"/?q={live.session.name}",
+        "/?country=IE",
+        f"/sessions/{live.session.slug}/",
+        f"/instances/{live.pk}/",
+        f"/people/{shy.pk}/",
+        f"/people/{scene['open'].pk}/",
+    ]
 
 
 def text_of(client, url) -> str:
@@ -72,9 +79,15 @@ def test_every_page_shows_only_whom_the_viewer_may_see(scene, viewer):
         assert "does not share where they are" in shy_page
 
 
-@pytest.mark.parametrize("viewer, here, shy_location", [
-    ("anonymous", 1, 401), ("member", 1, None), ("self", 2, "yes"), ("staff", 2, "yes"),
-])
+@pytest.mark.parametrize(
+    "viewer, here, shy_location",
+    [
+        ("anonymous", 1, 401),
+        ("member", 1, None),
+        ("self", 2, "yes"),
+        ("staff", 2, "yes"),
+    ],
+)
 def test_every_endpoint_counts_and_locates_by_the_same_rule(scene, viewer, here, shy_location):
     client = scene["viewers"][viewer]
     live = client.get("/api/live").json()["live"]

@@ -146,14 +146,17 @@ def test_people_at_hides_people_who_do_not_share(two_live, make_person, django_u
     assert set(people_at(instance, viewer=staff)) == {open_person, private}
 
 
-def test_writers_refuse_an_instance_deleted_before_they_took_the_lock(at_evening, make_session, make_instance,
-                                                                    make_person):
+def test_writers_refuse_an_instance_deleted_before_they_took_the_lock(
+    at_evening, make_session, make_instance, make_person
+):
     tonight = make_instance(make_session(), date(2026, 1, 15))
     person = make_person()
     stale_copy = SessionInstance.objects.get(pk=tonight.pk)
     tonight.delete()
-    for write in (lambda: check_in(person=person, instance=stale_copy),
-                  lambda: answer(person=person, instance=stale_copy, status="yes")):
+    for write in (
+        lambda: check_in(person=person, instance=stale_copy),
+        lambda: answer(person=person, instance=stale_copy, status="yes"),
+    ):
         with pytest.raises(AttendanceRefused, match="no longer exists"):
             write()
     assert not Attendance.objects.exists()

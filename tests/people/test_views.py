@@ -29,8 +29,9 @@ def test_answer_buttons_record_the_answer_and_redirect(live_instance, member, st
     assert f'value="{status}" aria-pressed="true">{label}<' in page
 
 
-def test_not_going_moves_the_person_off_at_once(live_instance, member, make_attendance,
-                                                django_capture_on_commit_callbacks):
+def test_not_going_moves_the_person_off_at_once(
+    live_instance, member, make_attendance, django_capture_on_commit_callbacks
+):
     make_attendance(member, live_instance, "yes")
     place(member, live_instance)
     with django_capture_on_commit_callbacks(execute=True):
@@ -57,8 +58,9 @@ def test_check_in_on_a_live_instance_places_the_person(live_instance, member):
     assert f'id="active-session-dot" href="/instances/{live_instance.pk}/"' in client.get(response.url).content.decode()
 
 
-def test_check_in_elsewhere_from_the_nearby_list(live_instance, member, make_session, make_instance,
-                                                 make_attendance, django_capture_on_commit_callbacks):
+def test_check_in_elsewhere_from_the_nearby_list(
+    live_instance, member, make_session, make_instance, make_attendance, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):  # its hook activates it, as on the site
         other = make_instance(make_session(name="The Cobblestone"), date(2026, 1, 15))
     make_attendance(member, live_instance, "yes")
@@ -146,8 +148,11 @@ def test_person_page_shows_where_a_sharing_person_is(live_instance, member):
 def test_person_page_hides_an_unshared_location(live_instance, member, viewer, visible):
     Person.objects.filter(pk=member.pk).update(share_location=False)
     place(member, live_instance)
-    users = {"other": User.objects.create_user("ciaran"), "self": member.user,
-             "staff": User.objects.create_user("boss", is_staff=True)}
+    users = {
+        "other": User.objects.create_user("ciaran"),
+        "self": member.user,
+        "staff": User.objects.create_user("boss", is_staff=True),
+    }
     html = login_client(users[viewer]).get(f"/people/{member.pk}/").content.decode()
     assert ("Mueller Monday" in html) == visible
     assert ("does not share where they are" in html) == (not visible)

@@ -9,8 +9,8 @@ from django.apps import apps
 from django.conf import settings
 from django.db import OperationalError, connection
 
-from people.models import Person
 from people import location as people_location
+from people.models import Person
 from sessions_app.active_sessions import ADVISORY_LOCK_KEY, SWEEP_LOCK_KEY, SweepFailed, update_active_sessions
 from sessions_app.models import Session, SessionInstance, SweepRun
 from sessions_app.recompute import recompute_windows_if_tz_database_changed
@@ -91,18 +91,31 @@ def test_session_past_midnight_stays_active_into_the_next_day(make_session, make
     ("on", "start", "end", "starts_at", "ends_at"),
     [
         # Spring forward: 02:30 does not exist on 8 March 2026 and is shifted to 03:30 EDT.
-        (date(2026, 3, 8), time(2, 30), time(4, 0), datetime(2026, 3, 8, 7, 30, tzinfo=UTC),
-         datetime(2026, 3, 8, 8, 0, tzinfo=UTC)),
+        (
+            date(2026, 3, 8),
+            time(2, 30),
+            time(4, 0),
+            datetime(2026, 3, 8, 7, 30, tzinfo=UTC),
+            datetime(2026, 3, 8, 8, 0, tzinfo=UTC),
+        ),
         # Fall back: 01:30 happens twice on 1 November 2026; the first (EDT) counts.
-        (date(2026, 11, 1), time(1, 30), time(3, 0), datetime(2026, 11, 1, 5, 30, tzinfo=UTC),
-         datetime(2026, 11, 1, 8, 0, tzinfo=UTC)),
+        (
+            date(2026, 11, 1),
+            time(1, 30),
+            time(3, 0),
+            datetime(2026, 11, 1, 5, 30, tzinfo=UTC),
+            datetime(2026, 11, 1, 8, 0, tzinfo=UTC),
+        ),
     ],
     ids=["gap", "fold"],
 )
 def test_dst_gap_and_fold_windows(make_session, make_instance, on, start, end, starts_at, ends_at):
     session = make_session(
-        timezone="America/New_York", start_time=start, end_time=end,
-        active_buffer_minutes_before=0, active_buffer_minutes_after=0,
+        timezone="America/New_York",
+        start_time=start,
+        end_time=end,
+        active_buffer_minutes_before=0,
+        active_buffer_minutes_after=0,
     )
     instance = make_instance(session, on)
     assert (instance.starts_at, instance.ends_at) == (starts_at, ends_at)
@@ -143,8 +156,11 @@ def test_equal_starts_tie_to_the_higher_id(make_session, make_instance):
 
 def test_abutting_successor_takes_over_in_the_same_sweep(make_session, make_instance, make_person, make_attendance):
     session = make_session(
-        timezone="Europe/Dublin", start_time=time(19, 0), end_time=time(21, 0),
-        active_buffer_minutes_before=0, active_buffer_minutes_after=0,
+        timezone="Europe/Dublin",
+        start_time=time(19, 0),
+        end_time=time(21, 0),
+        active_buffer_minutes_before=0,
+        active_buffer_minutes_after=0,
     )
     early = make_instance(session, date(2026, 1, 17))
     late = make_instance(session, date(2026, 1, 17), start_time=time(21, 0), end_time=time(23, 0))
@@ -193,7 +209,9 @@ def test_cancelled_while_active_is_deactivated_and_people_re_placed(
 
 def test_terminated_today_in_los_angeles_keeps_that_evening(make_session, make_instance):
     session = make_session(
-        timezone="America/Los_Angeles", start_time=time(19, 0), end_time=time(0, 30),
+        timezone="America/Los_Angeles",
+        start_time=time(19, 0),
+        end_time=time(0, 30),
         termination_date=date(2026, 1, 15),
     )
     last = make_instance(session, date(2026, 1, 15))
@@ -330,7 +348,11 @@ def test_second_sweep_at_the_same_t_changes_nothing(make_session, make_instance,
     after_first = table_snapshot()
     second = sweep_at(t)
     assert {k: second[k] for k in ("activated", "deactivated", "auto_created", "people_moved", "errors")} == {
-        "activated": [], "deactivated": [], "auto_created": [], "people_moved": [], "errors": []
+        "activated": [],
+        "deactivated": [],
+        "auto_created": [],
+        "people_moved": [],
+        "errors": [],
     }
     after_second = table_snapshot()
     after_first["counts"]["sessions_app.SweepRun"] += 1  # the only write: the second run's record
@@ -446,6 +468,10 @@ def second_connection():
 
     params = connection.get_connection_params()
     return psycopg.connect(
-        dbname=connection.settings_dict["NAME"], host=params.get("host"), port=params.get("port"),
-        user=params.get("user"), password=params.get("password"), autocommit=True,
+        dbname=connection.settings_dict["NAME"],
+        host=params.get("host"),
+        port=params.get("port"),
+        user=params.get("user"),
+        password=params.get("password"),
+        autocommit=True,
     )

@@ -17,8 +17,19 @@ from tests.site_helpers import EVENING, login_client, place
 
 pytestmark = pytest.mark.django_db
 
-PERSON_KEYS = {"session_id", "session_name", "instance_id", "date", "start_time", "end_time", "venue_name",
-               "location_override", "city", "country", "url"}
+PERSON_KEYS = {
+    "session_id",
+    "session_name",
+    "instance_id",
+    "date",
+    "start_time",
+    "end_time",
+    "venue_name",
+    "location_override",
+    "city",
+    "country",
+    "url",
+}
 
 
 def assert_json_error(response, status: int) -> dict:
@@ -45,12 +56,15 @@ def test_session_active_instance_is_empty_when_nothing_is_live(client, make_sess
     assert response.json() == {"session_id": session.pk, "active_instance_ids": []}
 
 
-@pytest.mark.parametrize("url", [
-    "/api/session/999999/active_instance",
-    "/api/session/99999999999999999999999/active_instance",  # would overflow a bigint
-    "/api/session/abc/active_instance",
-    "/api/no/such/endpoint",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/session/999999/active_instance",
+        "/api/session/99999999999999999999999/active_instance",  # would overflow a bigint
+        "/api/session/abc/active_instance",
+        "/api/no/such/endpoint",
+    ],
+)
 def test_unknown_ids_and_paths_are_json_404(client, url):
     assert_json_error(client.get(url), 404)
 
@@ -78,9 +92,17 @@ def test_person_active_session_shape_and_url(member, live_instance):
     assert body["person_id"] == member.pk
     assert set(body["active_session"]) == PERSON_KEYS
     assert body["active_session"] == {
-        "session_id": live_instance.session_id, "session_name": "Mueller Monday", "instance_id": live_instance.pk,
-        "date": "2026-01-15", "start_time": "21:00", "end_time": "23:30", "venue_name": "Mueller's",
-        "location_override": None, "city": "Dublin", "country": "IE", "url": f"/instances/{live_instance.pk}/",
+        "session_id": live_instance.session_id,
+        "session_name": "Mueller Monday",
+        "instance_id": live_instance.pk,
+        "date": "2026-01-15",
+        "start_time": "21:00",
+        "end_time": "23:30",
+        "venue_name": "Mueller's",
+        "location_override": None,
+        "city": "Dublin",
+        "country": "IE",
+        "url": f"/instances/{live_instance.pk}/",
     }
     assert client.get(body["active_session"]["url"]).status_code == 200
 
@@ -97,12 +119,15 @@ def test_person_at_inactive_instance_is_null(member, make_session, make_instance
     assert response.json()["active_session"] is None
 
 
-@pytest.mark.parametrize("share_location, viewer, visible", [
-    (True, "other", True),
-    (False, "other", False),
-    (False, "self", True),
-    (False, "staff", True),
-])
+@pytest.mark.parametrize(
+    "share_location, viewer, visible",
+    [
+        (True, "other", True),
+        (False, "other", False),
+        (False, "self", True),
+        (False, "staff", True),
+    ],
+)
 def test_share_location_hides_from_others_only(member, live_instance, staff_user, share_location, viewer, visible):
     Person.objects.filter(pk=member.pk).update(share_location=share_location)
     place(member, live_instance)
@@ -210,8 +235,18 @@ def test_cron_runs_the_sweep_with_the_right_secret(client, cron_secret, due_inst
     assert (run.trigger, run.activated_count, run.status) == ("http", 1, "ok")
 
 
-@pytest.mark.parametrize("header", [None, "Bearer wrong", "Bearer ", "Basic s3cret-token", "s3cret-token",
-                                    "Bearer s3cret-token-and-more", "Bearer s3cret-tokén"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "Bearer wrong",
+        "Bearer ",
+        "Basic s3cret-token",
+        "s3cret-token",
+        "Bearer s3cret-token-and-more",
+        "Bearer s3cret-tokén",
+    ],
+)
 def test_cron_refuses_a_missing_or_wrong_secret(client, cron_secret, due_instance, header):
     extra = {} if header is None else {"HTTP_AUTHORIZATION": header}
     response = client.post(CRON_URL, **extra)
@@ -246,8 +281,15 @@ def test_cron_is_csrf_exempt_and_post_only(cron_secret):
 
 
 def test_cron_skipped_sweep_is_200(client, cron_secret, monkeypatch):
-    skipped = {"evaluated_at": EVENING.isoformat(), "skipped": "another sweep is running", "activated": [],
-               "deactivated": [], "auto_created": [], "people_moved": [], "errors": []}
+    skipped = {
+        "evaluated_at": EVENING.isoformat(),
+        "skipped": "another sweep is running",
+        "activated": [],
+        "deactivated": [],
+        "auto_created": [],
+        "people_moved": [],
+        "errors": [],
+    }
     monkeypatch.setattr(api, "update_active_sessions", lambda **kwargs: skipped)
     response = client.post(CRON_URL, HTTP_AUTHORIZATION=f"Bearer {cron_secret}")
     assert (response.status_code, response.json()) == (200, skipped)

@@ -94,10 +94,15 @@ def test_second_sweep_creates_no_duplicates(auto_session, make_instance):
     by_hand = make_instance(session, date(2026, 1, 15))  # someone made tonight's already
     t = datetime(2026, 1, 15, 22, 0, tzinfo=UTC)
     first = sweep_at(t)
-    assert first["auto_created"] == [{
-        "session_id": session.pk, "session_name": session.name, "instances_created": 1, "dates": ["2026-01-22"],
-        "instance_ids": [session.instances.get(date=date(2026, 1, 22)).pk],
-    }]
+    assert first["auto_created"] == [
+        {
+            "session_id": session.pk,
+            "session_name": session.name,
+            "instances_created": 1,
+            "dates": ["2026-01-22"],
+            "instance_ids": [session.instances.get(date=date(2026, 1, 22)).pk],
+        }
+    ]
     assert sweep_at(t)["auto_created"] == []
     assert sweep_at(t + timedelta(hours=1))["auto_created"] == []
     assert instance_dates(session) == [date(2026, 1, 15), date(2026, 1, 22)]
@@ -172,8 +177,12 @@ def test_a_just_created_instance_whose_window_is_open_is_active_in_the_same_swee
 
 def test_weekly_across_dst_keeps_local_wall_clock_time(auto_session):
     session = auto_session(
-        "RRULE:FREQ=WEEKLY;BYDAY=TU", timezone="America/New_York", start_time=time(19, 0), end_time=time(22, 0),
-        initiation_date=date(2026, 10, 1), auto_create_hours_ahead=168,
+        "RRULE:FREQ=WEEKLY;BYDAY=TU",
+        timezone="America/New_York",
+        start_time=time(19, 0),
+        end_time=time(22, 0),
+        initiation_date=date(2026, 10, 1),
+        auto_create_hours_ahead=168,
     )
     for day in (date(2026, 10, 26), date(2026, 11, 2), date(2026, 11, 9)):
         sweep_at(datetime.combine(day, time(12, 0), tzinfo=UTC))
@@ -183,9 +192,7 @@ def test_weekly_across_dst_keeps_local_wall_clock_time(auto_session):
         (date(2026, 11, 3), time(19, 0), datetime(2026, 11, 4, 0, 0, tzinfo=UTC)),
         (date(2026, 11, 10), time(19, 0), datetime(2026, 11, 11, 0, 0, tzinfo=UTC)),
     ]
-    assert all(
-        starts_at.astimezone(ZoneInfo("America/New_York")).time() == time(19, 0) for _, _, starts_at in rows
-    )
+    assert all(starts_at.astimezone(ZoneInfo("America/New_York")).time() == time(19, 0) for _, _, starts_at in rows)
 
 
 def test_unparsable_rules_and_missing_times_are_reported_while_others_proceed(auto_session):
@@ -233,7 +240,10 @@ def test_auto_create_scheduled_instances_alone(auto_session):
 )
 def test_occurrences_on_dst_change_days(auto_session, on, start, starts_at):
     session = auto_session(
-        "RRULE:FREQ=WEEKLY;BYDAY=SU", timezone="America/New_York", start_time=start, end_time=time(4, 0),
+        "RRULE:FREQ=WEEKLY;BYDAY=SU",
+        timezone="America/New_York",
+        start_time=start,
+        end_time=time(4, 0),
         initiation_date=date(2026, 1, 1),
     )
     result = sweep_at(starts_at)

@@ -30,7 +30,14 @@ def test_json_shape_same_state_and_counted_statements():
 
     postgres = connection.vendor == "postgresql"
     assert set(result) == {
-        "sessions", "backend", "same_state", "project", "reference", "limit", "ratio_busy", "ratio_steady"
+        "sessions",
+        "backend",
+        "same_state",
+        "project",
+        "reference",
+        "limit",
+        "ratio_busy",
+        "ratio_steady",
     }
     assert result["sessions"] == 30
     assert result["backend"] == ("postgresql" if postgres else "sqlite")
@@ -98,7 +105,10 @@ def test_generated_windows_are_what_save_would_store():
         instance.refresh_window()
         assert instance.window_values() == stored, instance.pk
     assert {s.timezone for s in Session.objects.all()} >= {
-        "Europe/Dublin", "America/New_York", "Asia/Kolkata", "Australia/Sydney"
+        "Europe/Dublin",
+        "America/New_York",
+        "Asia/Kolkata",
+        "Australia/Sydney",
     }
     # Two busy-week answers and one for last week per person; a quarter of the first are maybe.
     assert Attendance.objects.count() == 60 * 3

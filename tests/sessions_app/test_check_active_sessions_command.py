@@ -28,7 +28,9 @@ def run(*args: str) -> tuple[str, str]:
 
 @pytest.fixture
 def tonight(make_session, make_instance):
-    session = make_session(name="Mueller Monday", timezone="Europe/Berlin", start_time=time(21, 0), end_time=time(23, 0))
+    session = make_session(
+        name="Mueller Monday", timezone="Europe/Berlin", start_time=time(21, 0), end_time=time(23, 0)
+    )
     return make_instance(session, date(2026, 1, 15))
 
 
@@ -126,7 +128,11 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     environment = {**os.environ, "SECRET_KEY": "test-only", "DJANGO_SETTINGS_MODULE": "ceol.settings", **env}
     return subprocess.run(
         [sys.executable, "manage.py", "check_active_sessions", *args],
-        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

@@ -26,12 +26,15 @@ def run(*args: str) -> str:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("given", "shown"), [
-    ("9999-12-31T23:59", "9999-12-31T23:59:00+00:00"),
-    ("0001-01-01T00:00", "0001-01-01T00:00:00+00:00"),
-    ("0002-01-01T00:00+01:00", "0002-01-01T00:00:00+01:00"),  # 0001-12-31 23:00 UTC
-    ("9998-01-01T00:00Z", "9998-01-01T00:00:00+00:00"),
-])
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [
+        ("9999-12-31T23:59", "9999-12-31T23:59:00+00:00"),
+        ("0001-01-01T00:00", "0001-01-01T00:00:00+00:00"),
+        ("0002-01-01T00:00+01:00", "0002-01-01T00:00:00+01:00"),  # 0001-12-31 23:00 UTC
+        ("9998-01-01T00:00Z", "9998-01-01T00:00:00+00:00"),
+    ],
+)
 def test_a_time_outside_the_range_is_a_command_error_with_returncode_2(given, shown):
     with pytest.raises(CommandError) as caught:
         run("--simulate-time", given)
@@ -78,17 +81,26 @@ ZONES = ["Pacific/Kiritimati", "Pacific/Pago_Pago", "Europe/Dublin", "America/St
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("moment", "first_date"), [
-    (datetime(9997, 12, 31, 23, 59, tzinfo=UTC) - clock.lookahead(), date(9997, 12, 1)),
-    (datetime(2, 1, 1, tzinfo=UTC), date(1, 12, 20)),
-])
+@pytest.mark.parametrize(
+    ("moment", "first_date"),
+    [
+        (datetime(9997, 12, 31, 23, 59, tzinfo=UTC) - clock.lookahead(), date(9997, 12, 1)),
+        (datetime(2, 1, 1, tzinfo=UTC), date(1, 12, 20)),
+    ],
+)
 def test_the_edges_of_the_range_are_evaluated_without_overflow(make_session, make_instance, moment, first_date):
     t = moment + clock.lookahead()
     for name in ZONES:
         session = make_session(
-            timezone=name, recurrence=recurrence.deserialize("RRULE:FREQ=DAILY"), initiation_date=first_date,
-            start_time=time(23, 0), end_time=time(1, 0), active_buffer_minutes_before=720,
-            active_buffer_minutes_after=720, auto_create_instances=True, auto_create_hours_ahead=168,
+            timezone=name,
+            recurrence=recurrence.deserialize("RRULE:FREQ=DAILY"),
+            initiation_date=first_date,
+            start_time=time(23, 0),
+            end_time=time(1, 0),
+            active_buffer_minutes_before=720,
+            active_buffer_minutes_after=720,
+            auto_create_instances=True,
+            auto_create_hours_ahead=168,
         )
         local_day = t.astimezone(session.zone).date()
         make_instance(session, local_day)

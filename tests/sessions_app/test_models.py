@@ -34,9 +34,7 @@ def frozen_clock(monkeypatch):
 
 
 def stored_window(instance: SessionInstance) -> tuple:
-    row = SessionInstance.objects.values_list("starts_at", "ends_at", "active_from", "active_until").get(
-        pk=instance.pk
-    )
+    row = SessionInstance.objects.values_list("starts_at", "ends_at", "active_from", "active_until").get(pk=instance.pk)
     return tuple(row)
 
 
@@ -244,7 +242,10 @@ def test_the_utc_window_is_written_by_save_itself(make_session, make_instance, d
         instance = make_instance(session, date(2026, 3, 7))
         # 21:30 EST = 02:30Z; 01:00 EST on the 8th (before the 02:00 change) = 06:00Z
         assert stored_window(instance) == (
-            utc(2026, 3, 8, 2, 30), utc(2026, 3, 8, 6, 0), utc(2026, 3, 8, 1, 30), utc(2026, 3, 8, 7, 0)
+            utc(2026, 3, 8, 2, 30),
+            utc(2026, 3, 8, 6, 0),
+            utc(2026, 3, 8, 1, 30),
+            utc(2026, 3, 8, 7, 0),
         )
 
         instance.start_time = time(2, 30)
@@ -253,7 +254,10 @@ def test_the_utc_window_is_written_by_save_itself(make_session, make_instance, d
         instance.save(update_fields=["date", "start_time", "end_time"])
         # the gap: 02:30 -> 03:30 EDT = 07:30Z; 04:00 EDT = 08:00Z
         assert stored_window(instance) == (
-            utc(2026, 3, 8, 7, 30), utc(2026, 3, 8, 8, 0), utc(2026, 3, 8, 6, 30), utc(2026, 3, 8, 9, 0)
+            utc(2026, 3, 8, 7, 30),
+            utc(2026, 3, 8, 8, 0),
+            utc(2026, 3, 8, 6, 30),
+            utc(2026, 3, 8, 9, 0),
         )
 
 
@@ -265,7 +269,10 @@ def test_an_instance_without_times_has_no_window(make_session, make_instance):
     instance.start_time, instance.end_time = time(20, 0), time(22, 0)
     instance.save()
     assert stored_window(instance) == (
-        utc(2026, 1, 15, 20, 0), utc(2026, 1, 15, 22, 0), utc(2026, 1, 15, 19, 0), utc(2026, 1, 15, 23, 0)
+        utc(2026, 1, 15, 20, 0),
+        utc(2026, 1, 15, 22, 0),
+        utc(2026, 1, 15, 19, 0),
+        utc(2026, 1, 15, 23, 0),
     )
 
 
@@ -304,15 +311,23 @@ def test_changing_the_timezone_moves_instances_not_ended_and_leaves_ended_ones(d
     session.timezone = "America/New_York"
     session.save()
 
-    assert stored_window(ended) == ended_before == (
-        utc(2026, 1, 13, 21, 0), utc(2026, 1, 13, 23, 30), utc(2026, 1, 13, 20, 0), utc(2026, 1, 14, 0, 30)
+    assert (
+        stored_window(ended)
+        == ended_before
+        == (utc(2026, 1, 13, 21, 0), utc(2026, 1, 13, 23, 30), utc(2026, 1, 13, 20, 0), utc(2026, 1, 14, 0, 30))
     )
     # EST -05:00
     assert stored_window(live) == (
-        utc(2026, 1, 15, 16, 0), utc(2026, 1, 15, 18, 0), utc(2026, 1, 15, 15, 0), utc(2026, 1, 15, 19, 0)
+        utc(2026, 1, 15, 16, 0),
+        utc(2026, 1, 15, 18, 0),
+        utc(2026, 1, 15, 15, 0),
+        utc(2026, 1, 15, 19, 0),
     )
     assert stored_window(future) == (
-        utc(2026, 1, 17, 2, 0), utc(2026, 1, 17, 4, 30), utc(2026, 1, 17, 1, 0), utc(2026, 1, 17, 5, 30)
+        utc(2026, 1, 17, 2, 0),
+        utc(2026, 1, 17, 4, 30),
+        utc(2026, 1, 17, 1, 0),
+        utc(2026, 1, 17, 5, 30),
     )
 
 
@@ -326,10 +341,16 @@ def test_changing_the_buffers_moves_instances_not_ended_and_leaves_ended_ones(du
 
     assert stored_window(ended) == ended_before
     assert stored_window(live) == (
-        utc(2026, 1, 15, 11, 0), utc(2026, 1, 15, 13, 0), utc(2026, 1, 15, 11, 0), utc(2026, 1, 16, 1, 0)
+        utc(2026, 1, 15, 11, 0),
+        utc(2026, 1, 15, 13, 0),
+        utc(2026, 1, 15, 11, 0),
+        utc(2026, 1, 16, 1, 0),
     )
     assert stored_window(future) == (
-        utc(2026, 1, 16, 21, 0), utc(2026, 1, 16, 23, 30), utc(2026, 1, 16, 21, 0), utc(2026, 1, 17, 11, 30)
+        utc(2026, 1, 16, 21, 0),
+        utc(2026, 1, 16, 23, 30),
+        utc(2026, 1, 16, 21, 0),
+        utc(2026, 1, 17, 11, 30),
     )
 
 
@@ -348,7 +369,10 @@ def test_changing_the_start_time_moves_instances_that_have_not_started_and_carry
 
     assert stored_times(future) == (time(20, 0), time(23, 30))
     assert stored_window(future) == (
-        utc(2026, 1, 16, 20, 0), utc(2026, 1, 16, 23, 30), utc(2026, 1, 16, 19, 0), utc(2026, 1, 17, 0, 30)
+        utc(2026, 1, 16, 20, 0),
+        utc(2026, 1, 16, 23, 30),
+        utc(2026, 1, 16, 19, 0),
+        utc(2026, 1, 17, 0, 30),
     )
     assert stored_times(edited) == (time(19, 0), time(23, 30))
     assert stored_times(ended) == (time(21, 0), time(23, 30))
@@ -434,7 +458,8 @@ def test_stale_session_save_keeps_the_auto_create_horizon(make_session):
     from sessions_app.active_sessions import update_active_sessions
 
     session = make_session(
-        recurrence=recurrence.deserialize("RRULE:FREQ=WEEKLY;BYDAY=TH"), auto_create_instances=True,
+        recurrence=recurrence.deserialize("RRULE:FREQ=WEEKLY;BYDAY=TH"),
+        auto_create_instances=True,
         initiation_date=date(2026, 1, 1),
     )
     stale = Session.objects.get(pk=session.pk)
@@ -444,5 +469,6 @@ def test_stale_session_save_keeps_the_auto_create_horizon(make_session):
     stale.venue_name = "The Back Room"
     stale.save()
     assert Session.objects.values_list("auto_created_until", "venue_name").get(pk=session.pk) == (
-        horizon, "The Back Room"
+        horizon,
+        "The Back Room",
     )

@@ -54,7 +54,9 @@ def test_anchor_is_not_an_occurrence_unless_the_rule_makes_it_one():
 
 
 def test_nothing_before_the_anchor():
-    got = dates("RRULE:FREQ=WEEKLY;BYDAY=TH", anchor=date(2026, 1, 15), after=date(2026, 1, 1), before=date(2026, 1, 30))
+    got = dates(
+        "RRULE:FREQ=WEEKLY;BYDAY=TH", anchor=date(2026, 1, 15), after=date(2026, 1, 1), before=date(2026, 1, 30)
+    )
     assert got == [date(2026, 1, 15), date(2026, 1, 22), date(2026, 1, 29)]
 
 
@@ -67,7 +69,10 @@ def test_nothing_before_the_anchor():
 )
 def test_exdate_removes_that_date(exdate):
     got = dates(
-        f"RRULE:FREQ=WEEKLY;BYDAY=TH\n{exdate}", anchor=date(2026, 2, 1), after=date(2026, 2, 1), before=date(2026, 2, 27)
+        f"RRULE:FREQ=WEEKLY;BYDAY=TH\n{exdate}",
+        anchor=date(2026, 2, 1),
+        after=date(2026, 2, 1),
+        before=date(2026, 2, 27),
     )
     assert got == [date(2026, 2, 5), date(2026, 2, 19), date(2026, 2, 26)]
 
@@ -75,7 +80,9 @@ def test_exdate_removes_that_date(exdate):
 def test_rdate_adds_an_occurrence_at_the_session_start_time():
     got = dates(
         "RRULE:FREQ=WEEKLY;BYDAY=TH\nRDATE:20260214T000000Z",
-        anchor=date(2026, 2, 1), after=date(2026, 2, 1), before=date(2026, 2, 20),
+        anchor=date(2026, 2, 1),
+        after=date(2026, 2, 1),
+        before=date(2026, 2, 20),
     )
     assert got == [date(2026, 2, 5), date(2026, 2, 12), date(2026, 2, 14), date(2026, 2, 19)]
 
@@ -105,10 +112,17 @@ def test_bounds_are_half_open():
 
 
 def test_no_rules_no_occurrences():
-    assert occurrence_starts(
-        None, anchor_date=date(2026, 1, 1), start_time=time(21, 0), tz=DUBLIN,
-        after=datetime(2026, 1, 1, tzinfo=UTC), before=datetime(2027, 1, 1, tzinfo=UTC),
-    ) == []
+    assert (
+        occurrence_starts(
+            None,
+            anchor_date=date(2026, 1, 1),
+            start_time=time(21, 0),
+            tz=DUBLIN,
+            after=datetime(2026, 1, 1, tzinfo=UTC),
+            before=datetime(2027, 1, 1, tzinfo=UTC),
+        )
+        == []
+    )
 
 
 def test_unexpandable_rules_raise_recurrence_error():
@@ -116,8 +130,12 @@ def test_unexpandable_rules_raise_recurrence_error():
     with pytest.raises(RecurrenceError):
         # Naive bounds cannot be compared with the zone-aware dtstart.
         occurrence_starts(
-            rules, anchor_date=date(2026, 1, 1), start_time=time(21, 0), tz=DUBLIN,
-            after=datetime(2026, 1, 1), before=datetime(2026, 2, 1),
+            rules,
+            anchor_date=date(2026, 1, 1),
+            start_time=time(21, 0),
+            tz=DUBLIN,
+            after=datetime(2026, 1, 1),  # noqa: DTZ001 - naive bounds on purpose: the error under test
+            before=datetime(2026, 2, 1),  # noqa: DTZ001
         )
 
 

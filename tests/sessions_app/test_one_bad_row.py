@@ -38,8 +38,14 @@ def bad_evening(live_instance, make_session, make_instance, member):
     lost = make_session(name="Lost zone")
     lost_instance = make_instance(lost, date(2026, 1, 15))
     Session.objects.filter(pk=lost.pk).update(timezone="Mars/Olympus")
-    return {"good": live_instance, "bad": bad, "bad_instance": bad_instance, "member": member,
-            "lost": lost, "lost_instance": lost_instance}
+    return {
+        "good": live_instance,
+        "bad": bad,
+        "bad_instance": bad_instance,
+        "member": member,
+        "lost": lost,
+        "lost_instance": lost_instance,
+    }
 
 
 def test_pages_and_api_answer_200_with_one_unreadable_session(bad_evening, staff_user):
@@ -60,8 +66,14 @@ def test_pages_and_api_answer_200_with_one_unreadable_session(bad_evening, staff
 def test_the_unreadable_session_itself_shows_and_the_admin_opens_it(bad_evening, staff_user):
     bad, bad_instance = bad_evening["bad"], bad_evening["bad_instance"]
     lost, lost_instance = bad_evening["lost"], bad_evening["lost_instance"]
-    for url in (f"/sessions/{bad.slug}/", f"/instances/{bad_instance.pk}/", f"/api/session/{bad.pk}/active_instance",
-                f"/sessions/{lost.slug}/", f"/instances/{lost_instance.pk}/", f"/api/session/{lost.pk}/active_instance"):
+    for url in (
+        f"/sessions/{bad.slug}/",
+        f"/instances/{bad_instance.pk}/",
+        f"/api/session/{bad.pk}/active_instance",
+        f"/sessions/{lost.slug}/",
+        f"/instances/{lost_instance.pk}/",
+        f"/api/session/{lost.pk}/active_instance",
+    ):
         assert client_for().get(url).status_code == 200, url
     page = client_for().get(f"/sessions/{bad.slug}/")
     assert "schedule unreadable" in page.content.decode().lower()
@@ -72,4 +84,3 @@ def test_the_unreadable_session_itself_shows_and_the_admin_opens_it(bad_evening,
     assert admin.get(f"/admin/sessions_app/session/{lost.pk}/change/").status_code == 200
     assert admin.get("/admin/sessions_app/session/").status_code == 200
     assert Person.objects.get(pk=bad_evening["member"].pk).at_active_session_instance_id == bad_instance.pk
-

@@ -74,8 +74,12 @@ def test_windows_written_around_save_are_fixed(dublin, make_instance):
     assert stored(shifted) == DUBLIN_15TH
     # 20:00 to 01:00 the next day; buffers 60 minutes each side.
     assert stored(bulk) == (utc(2026, 1, 16, 20), utc(2026, 1, 17, 1), utc(2026, 1, 16, 19), utc(2026, 1, 17, 2))
-    assert stored(raw) == (utc(2026, 1, 17, 19, 30), utc(2026, 1, 17, 23, 30), utc(2026, 1, 17, 18, 30),
-                           utc(2026, 1, 18, 0, 30))
+    assert stored(raw) == (
+        utc(2026, 1, 17, 19, 30),
+        utc(2026, 1, 17, 23, 30),
+        utc(2026, 1, 17, 18, 30),
+        utc(2026, 1, 18, 0, 30),
+    )
     assert run().startswith("0 instance windows recomputed")
 
 
@@ -86,8 +90,12 @@ def test_session_fields_changed_with_update_move_the_windows(dublin, make_instan
     )
     run()
     # 21:00-23:30 in New York (UTC-5 in January).
-    assert stored(instance) == (utc(2026, 1, 16, 2), utc(2026, 1, 16, 4, 30), utc(2026, 1, 16, 1, 30),
-                                utc(2026, 1, 16, 4, 30))
+    assert stored(instance) == (
+        utc(2026, 1, 16, 2),
+        utc(2026, 1, 16, 4, 30),
+        utc(2026, 1, 16, 1, 30),
+        utc(2026, 1, 16, 4, 30),
+    )
 
 
 def test_a_window_one_microsecond_off_is_found_and_fixed_exactly(dublin, make_instance):
@@ -180,11 +188,19 @@ def test_each_page_costs_one_read_and_one_write_if_it_changed(
 
 
 def test_unreachable_database_exits_1_with_one_clear_line():
-    environment = {**os.environ, "SECRET_KEY": "test-only", "DJANGO_SETTINGS_MODULE": "ceol.settings",
-                   "DATABASE_URL": "postgres://postgres@127.0.0.1:1/nope"}
+    environment = {
+        **os.environ,
+        "SECRET_KEY": "test-only",
+        "DJANGO_SETTINGS_MODULE": "ceol.settings",
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:1/nope",
+    }
     done = subprocess.run(
         [sys.executable, "manage.py", "recompute_windows"],
-        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
@@ -203,8 +219,12 @@ def test_the_command_waits_for_the_live_state_lock_before_writing(dublin, make_i
     SessionInstance.objects.filter(pk=instance.pk).update(starts_at=None)
     params = connection.get_connection_params()
     other = psycopg.connect(  # another session on the test database, to hold the lock
-        dbname=connection.settings_dict["NAME"], host=params.get("host"), port=params.get("port"),
-        user=params.get("user"), password=params.get("password"), autocommit=True,
+        dbname=connection.settings_dict["NAME"],
+        host=params.get("host"),
+        port=params.get("port"),
+        user=params.get("user"),
+        password=params.get("password"),
+        autocommit=True,
     )
     try:
         other.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])

@@ -23,17 +23,21 @@ DEC_24_EXDATE_NY = "EXDATE;TZID=America/New_York:19971224T020000"
 
 # --- the parser ------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("text", "message"), [
-    (INTERVAL_ZERO, "INTERVAL must be 1 or more"),
-    ("RRULE:FREQ=DAILY;COUNT=0", "COUNT must be 1 or more"),
-    ("every second Tuesday", "Unparsable recurrence"),
-    ("RRULE:FREQ=WEEKLY;BYDAY=XX", "bad weekday value"),
-    ("RRULE:FREQ=DAILY\nEXDATE:20261345T000000Z", "month must be in 1..12"),
-    ("RRULE:FREQ=HOURLY", "more than one start a day"),
-    ("RRULE:FREQ=DAILY\nEXDATE;TZID=Mars/Olympus:19971224T020000", "unknown time zone TZID=Mars/Olympus"),
-    ("RRULE:FREQ=DAILY\nEXDATE;TZID=America/New_York:19971224T020000Z", "needs a local date-time"),
-    ("RRULE:FREQ=DAILY\nRDATE;VALUE=PERIOD:19970101T180000Z/PT5H30M", "VALUE=PERIOD"),
-])
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (INTERVAL_ZERO, "INTERVAL must be 1 or more"),
+        ("RRULE:FREQ=DAILY;COUNT=0", "COUNT must be 1 or more"),
+        ("every second Tuesday", "Unparsable recurrence"),
+        ("RRULE:FREQ=WEEKLY;BYDAY=XX", "bad weekday value"),
+        ("RRULE:FREQ=DAILY\nEXDATE:20261345T000000Z", "month must be in 1..12"),
+        ("RRULE:FREQ=HOURLY", "more than one start a day"),
+        ("RRULE:FREQ=DAILY\nEXDATE;TZID=Mars/Olympus:19971224T020000", "unknown time zone TZID=Mars/Olympus"),
+        ("RRULE:FREQ=DAILY\nEXDATE;TZID=America/New_York:19971224T020000Z", "needs a local date-time"),
+        ("RRULE:FREQ=DAILY\nRDATE;VALUE=PERIOD:19970101T180000Z/PT5H30M", "VALUE=PERIOD"),
+    ],
+)
 def test_parse_rules_refuses_with_a_clear_message(text, message):
     with pytest.raises(RecurrenceError, match=message.replace("(", r"\(").replace(".", r"\.")):
         parse_rules(text)
@@ -57,20 +61,30 @@ def test_parse_rules_keeps_plain_rules_and_dates_as_django_recurrence_reads_them
 def test_the_dec_24_exdate_in_new_york_removes_dec_24_not_dec_23():
     rules = parse_rules(f"RRULE:FREQ=DAILY\n{DEC_24_EXDATE_NY}")
     starts = occurrence_starts(
-        rules, anchor_date=date(1997, 12, 20), start_time=time(2, 0), tz=NEW_YORK,
-        after=datetime(1997, 12, 22, tzinfo=UTC), before=datetime(1997, 12, 27, tzinfo=UTC),
+        rules,
+        anchor_date=date(1997, 12, 20),
+        start_time=time(2, 0),
+        tz=NEW_YORK,
+        after=datetime(1997, 12, 22, tzinfo=UTC),
+        before=datetime(1997, 12, 27, tzinfo=UTC),
     )
-    assert [s.date() for s in starts] == [date(1997, 12, 22), date(1997, 12, 23), date(1997, 12, 25),
-                                           date(1997, 12, 26)]
+    assert [s.date() for s in starts] == [
+        date(1997, 12, 22),
+        date(1997, 12, 23),
+        date(1997, 12, 25),
+        date(1997, 12, 26),
+    ]
 
 
 # --- the model and the admin -------------------------------------------------------------
 
+
 @pytest.mark.django_db
 def test_full_clean_refuses_a_rule_that_save_could_not_write(make_session):
     session = make_session(initiation_date=date(2026, 1, 1))
-    session.recurrence = recurrence.Recurrence(rrules=[recurrence.Rule(recurrence.WEEKLY, interval=0,
-                                                                       byday=[recurrence.TH])])
+    session.recurrence = recurrence.Recurrence(
+        rrules=[recurrence.Rule(recurrence.WEEKLY, interval=0, byday=[recurrence.TH])]
+    )
     with pytest.raises(ValidationError) as refused:
         session.full_clean()
     assert refused.value.message_dict["recurrence"] == ["Invalid recurrence: INTERVAL must be 1 or more (got 0)"]
@@ -82,16 +96,29 @@ def test_full_clean_refuses_a_rule_that_save_could_not_write(make_session):
 
 def session_form(**overrides) -> dict:
     data = {
-        "name": "Thursday Trad", "slug": "thursday-trad", "venue_name": "The Cobblestone", "address": "",
-        "city": "New York", "country": "US", "timezone": "America/New_York",
-        "recurrence": "RRULE:FREQ=WEEKLY;BYDAY=TH", "initiation_date": "2026-01-01",
-        "start_time": "02:00", "end_time": "04:00", "termination_date": "",
-        "active_buffer_minutes_before": "60", "active_buffer_minutes_after": "60",
+        "name": "Thursday Trad",
+        "slug": "thursday-trad",
+        "venue_name": "The Cobblestone",
+        "address": "",
+        "city": "New York",
+        "country": "US",
+        "timezone": "America/New_York",
+        "recurrence": "RRULE:FREQ=WEEKLY;BYDAY=TH",
+        "initiation_date": "2026-01-01",
+        "start_time": "02:00",
+        "end_time": "04:00",
+        "termination_date": "",
+        "active_buffer_minutes_before": "60",
+        "active_buffer_minutes_after": "60",
         "auto_create_hours_ahead": "24",
-        "instances-TOTAL_FORMS": "0", "instances-INITIAL_FORMS": "0",
-        "instances-MIN_NUM_FORMS": "0", "instances-MAX_NUM_FORMS": "1000",
-        "schedules-TOTAL_FORMS": "0", "schedules-INITIAL_FORMS": "0",
-        "schedules-MIN_NUM_FORMS": "0", "schedules-MAX_NUM_FORMS": "1000",
+        "instances-TOTAL_FORMS": "0",
+        "instances-INITIAL_FORMS": "0",
+        "instances-MIN_NUM_FORMS": "0",
+        "instances-MAX_NUM_FORMS": "1000",
+        "schedules-TOTAL_FORMS": "0",
+        "schedules-INITIAL_FORMS": "0",
+        "schedules-MIN_NUM_FORMS": "0",
+        "schedules-MAX_NUM_FORMS": "1000",
     }
     data.update(overrides)
     return data
@@ -116,13 +143,17 @@ def test_the_admin_answers_an_interval_of_zero_with_a_form_error(admin_client_):
 
 @pytest.mark.django_db
 def test_the_admin_refuses_an_unknown_tzid_and_saves_a_known_one_as_its_instant(admin_client_):
-    refused = admin_client_.post("/admin/sessions_app/session/add/", session_form(
-        recurrence="RRULE:FREQ=DAILY\nEXDATE;TZID=Mars/Olympus:20261224T020000"))
+    refused = admin_client_.post(
+        "/admin/sessions_app/session/add/",
+        session_form(recurrence="RRULE:FREQ=DAILY\nEXDATE;TZID=Mars/Olympus:20261224T020000"),
+    )
     assert refused.status_code == 200
     assert "unknown time zone TZID=Mars/Olympus" in str(refused.context["adminform"].form.errors["recurrence"])
 
-    saved = admin_client_.post("/admin/sessions_app/session/add/", session_form(
-        recurrence="RRULE:FREQ=DAILY\nEXDATE;TZID=America/New_York:20261224T020000"))
+    saved = admin_client_.post(
+        "/admin/sessions_app/session/add/",
+        session_form(recurrence="RRULE:FREQ=DAILY\nEXDATE;TZID=America/New_York:20261224T020000"),
+    )
     assert saved.status_code == 302
     stored = Session.objects.values_list("recurrence", flat=True).get()
     assert stored.exdates == [datetime(2026, 12, 24, 7, 0, tzinfo=UTC)]
@@ -133,12 +164,19 @@ def test_the_admin_refuses_an_unknown_tzid_and_saves_a_known_one_as_its_instant(
 
 # --- the stored-text path: the sweep ---------------------------------------------------
 
+
 @pytest.mark.django_db
 def test_the_sweep_honours_a_tzid_exdate_stored_as_text(make_session):
     session = make_session(
-        name="Late Night", city="New York", country="US", timezone="America/New_York",
-        start_time=time(2, 0), end_time=time(4, 0), initiation_date=date(2026, 12, 1),
-        auto_create_instances=True, auto_create_hours_ahead=96,
+        name="Late Night",
+        city="New York",
+        country="US",
+        timezone="America/New_York",
+        start_time=time(2, 0),
+        end_time=time(4, 0),
+        initiation_date=date(2026, 12, 1),
+        auto_create_instances=True,
+        auto_create_hours_ahead=96,
     )
     with connection.cursor() as cursor:
         cursor.execute(
@@ -172,5 +210,11 @@ def test_an_unreadable_stored_value_is_never_expanded_as_no_occurrences():
     unreadable = load_rules("every second Tuesday")
     assert unreadable.unreadable and unreadable.text == "every second Tuesday"
     with pytest.raises(RecurrenceError, match="malformed data"):
-        occurrence_starts(unreadable, anchor_date=date(2026, 1, 1), start_time=time(21, 0), tz=NEW_YORK,
-                          after=datetime(2026, 1, 1, tzinfo=UTC), before=datetime(2026, 2, 1, tzinfo=UTC))
+        occurrence_starts(
+            unreadable,
+            anchor_date=date(2026, 1, 1),
+            start_time=time(21, 0),
+            tz=NEW_YORK,
+            after=datetime(2026, 1, 1, tzinfo=UTC),
+            before=datetime(2026, 2, 1, tzinfo=UTC),
+        )

@@ -123,8 +123,9 @@ def test_it_serves_sweeps_and_stops_with_its_server(database, stop_with, reload)
     args = [sys.executable, "manage.py", "runserver_with_sweeps", f"127.0.0.1:{port}", "--sweep-interval", "2"]
     if not reload:
         args.append("--noreload")
-    child = subprocess.Popen(args, cwd=ROOT, env=manage_env(database, DEBUG="1"), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        args, cwd=ROOT, env=manage_env(database, DEBUG="1"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     out, err = Output(child.stdout), Output(child.stderr)
     try:
         started = wait_for(lambda: out.matching("(runserver pid "))

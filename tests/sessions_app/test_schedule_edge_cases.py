@@ -18,8 +18,16 @@ LOOK = timedelta(minutes=1)
 
 def mk(**fields):
     n = next(_n)
-    v = dict(name=f"S{n}", slug=f"s-{n}", venue_name="Pub", city="Dublin", country="IE", timezone="Europe/Dublin",
-             start_time=time(21), end_time=time(23, 30))
+    v = {
+        "name": f"S{n}",
+        "slug": f"s-{n}",
+        "venue_name": "Pub",
+        "city": "Dublin",
+        "country": "IE",
+        "timezone": "Europe/Dublin",
+        "start_time": time(21),
+        "end_time": time(23, 30),
+    }
     v.update(fields)
     return Session.objects.create(**v)
 
@@ -42,7 +50,9 @@ def test_two_occurrences_per_day_fail_whole_sweep():
     assert "more than one start a day" in result["errors"][0]["error"]
 
 
-@pytest.mark.parametrize("text", ["RRULE:FREQ=WEEKLY;BYDAY=TH\nRDATE:20260230T000000Z", "RRULE:FREQ=MONTHLY;BYDAY=+9TH"])
+@pytest.mark.parametrize(
+    "text", ["RRULE:FREQ=WEEKLY;BYDAY=TH\nRDATE:20260230T000000Z", "RRULE:FREQ=MONTHLY;BYDAY=+9TH"]
+)
 def test_bad_stored_rules_are_per_session_errors(text):
     good = mk(auto_create_instances=True, initiation_date=date(2026, 1, 1), recurrence="RRULE:FREQ=WEEKLY;BYDAY=TH")
     bad = mk(auto_create_instances=True, initiation_date=date(2026, 1, 1), recurrence="RRULE:FREQ=WEEKLY;BYDAY=TH")
@@ -54,26 +64,39 @@ def test_bad_stored_rules_are_per_session_errors(text):
 
 def test_extending_termination_creates_skipped_occurrences_within_horizon():
     # Weekly Tuesday + Thursday, horizon 168h, terminated on Thu 15 Jan.
-    s = mk(auto_create_instances=True, initiation_date=date(2026, 1, 1), recurrence="RRULE:FREQ=WEEKLY;BYDAY=TU,TH",
-           auto_create_hours_ahead=168, termination_date=date(2026, 1, 15))
-    sweep(datetime(2026, 1, 14, 12, tzinfo=UTC))   # horizon to 21 Jan 12:00; Tue 20 Jan skipped (after termination)
+    s = mk(
+        auto_create_instances=True,
+        initiation_date=date(2026, 1, 1),
+        recurrence="RRULE:FREQ=WEEKLY;BYDAY=TU,TH",
+        auto_create_hours_ahead=168,
+        termination_date=date(2026, 1, 15),
+    )
+    sweep(datetime(2026, 1, 14, 12, tzinfo=UTC))  # horizon to 21 Jan 12:00; Tue 20 Jan skipped (after termination)
     assert sorted(s.instances.values_list("date", flat=True)) == [date(2026, 1, 15)]
     s.refresh_from_db()
     s.termination_date = date(2026, 3, 31)
     s.save()
-    sweep(datetime(2026, 1, 16, 12, tzinfo=UTC))   # horizon to 23 Jan 12:00: Tue 20 Jan and Thu 22 Jan are within it
-    assert sorted(s.instances.values_list("date", flat=True)) == [date(2026, 1, 15), date(2026, 1, 20), date(2026, 1, 22)]
+    sweep(datetime(2026, 1, 16, 12, tzinfo=UTC))  # horizon to 23 Jan 12:00: Tue 20 Jan and Thu 22 Jan are within it
+    assert sorted(s.instances.values_list("date", flat=True)) == [
+        date(2026, 1, 15),
+        date(2026, 1, 20),
+        date(2026, 1, 22),
+    ]
 
 
 def test_horizon_change_keeps_individually_edited_auto_instance():
-    s = mk(auto_create_instances=True, initiation_date=date(2026, 1, 1), recurrence="RRULE:FREQ=WEEKLY;BYDAY=TH",
-           auto_create_hours_ahead=48)
+    s = mk(
+        auto_create_instances=True,
+        initiation_date=date(2026, 1, 1),
+        recurrence="RRULE:FREQ=WEEKLY;BYDAY=TH",
+        auto_create_hours_ahead=48,
+    )
     sweep(datetime(2026, 1, 14, 12, tzinfo=UTC))
     inst = s.instances.get(date=date(2026, 1, 15))
-    inst.start_time = time(20)   # organiser moves this one evening earlier
+    inst.start_time = time(20)  # organiser moves this one evening earlier
     inst.save()
     s.refresh_from_db()
-    s.auto_create_hours_ahead = 72   # unrelated change
+    s.auto_create_hours_ahead = 72  # unrelated change
     s.save()
     sweep(datetime(2026, 1, 14, 13, tzinfo=UTC))
     rows = list(s.instances.values_list("id", "date", "start_time"))
@@ -81,14 +104,18 @@ def test_horizon_change_keeps_individually_edited_auto_instance():
 
 
 def test_session_time_change_keeps_individually_edited_auto_instance():
-    s = mk(auto_create_instances=True, initiation_date=date(2026, 1, 1), recurrence="RRULE:FREQ=WEEKLY;BYDAY=TH",
-           auto_create_hours_ahead=48)
+    s = mk(
+        auto_create_instances=True,
+        initiation_date=date(2026, 1, 1),
+        recurrence="RRULE:FREQ=WEEKLY;BYDAY=TH",
+        auto_create_hours_ahead=48,
+    )
     sweep(datetime(2026, 1, 14, 12, tzinfo=UTC))
     inst = s.instances.get(date=date(2026, 1, 15))
     inst.start_time = time(20)
     inst.save()
     s.refresh_from_db()
-    s.start_time = time(21, 30)   # SPEC 1: individually edited instances keep theirs
+    s.start_time = time(21, 30)  # SPEC 1: individually edited instances keep theirs
     s.save()
     sweep(datetime(2026, 1, 14, 13, tzinfo=UTC))
     rows = list(s.instances.values_list("id", "date", "start_time"))
@@ -96,9 +123,14 @@ def test_session_time_change_keeps_individually_edited_auto_instance():
 
 
 def test_exdate_exact_utc_instant_new_york_evening():
-    s = mk(timezone="America/New_York", start_time=time(19), end_time=time(22), auto_create_instances=True,
-           initiation_date=date(2026, 1, 1),
-           recurrence="RRULE:FREQ=WEEKLY;BYDAY=TH\nEXDATE:20260116T000000Z")  # Thu 15 Jan 19:00 EST
+    s = mk(
+        timezone="America/New_York",
+        start_time=time(19),
+        end_time=time(22),
+        auto_create_instances=True,
+        initiation_date=date(2026, 1, 1),
+        recurrence="RRULE:FREQ=WEEKLY;BYDAY=TH\nEXDATE:20260116T000000Z",
+    )  # Thu 15 Jan 19:00 EST
     sweep(datetime(2026, 1, 15, 12, tzinfo=UTC))
     assert not s.instances.filter(date=date(2026, 1, 15)).exists()
 

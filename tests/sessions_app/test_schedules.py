@@ -75,10 +75,13 @@ def starts(session: Session) -> list[datetime]:
 # --- validation ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("rules, message", [
-    ("RRULE:FREQ=HOURLY", "more than one start a day"),
-    ("RRULE:FREQ=DAILY;BYHOUR=10,20", "more than one start a day"),
-])
+@pytest.mark.parametrize(
+    "rules, message",
+    [
+        ("RRULE:FREQ=HOURLY", "more than one start a day"),
+        ("RRULE:FREQ=DAILY;BYHOUR=10,20", "more than one start a day"),
+    ],
+)
 def test_a_slot_with_more_than_one_start_a_day_is_refused(make_session, rules, message):
     slot = SessionSchedule(session=make_session(), recurrence=rules, start_time=time(16), end_time=time(19))
     with pytest.raises(ValidationError) as caught:
@@ -87,8 +90,9 @@ def test_a_slot_with_more_than_one_start_a_day_is_refused(make_session, rules, m
 
 
 def test_every_n_weeks_needs_the_sessions_initiation_date(make_session):
-    slot = SessionSchedule(session=make_session(), recurrence=EVERY_OTHER_SUNDAY, start_time=time(16),
-                           end_time=time(19))
+    slot = SessionSchedule(
+        session=make_session(), recurrence=EVERY_OTHER_SUNDAY, start_time=time(16), end_time=time(19)
+    )
     with pytest.raises(ValidationError) as caught:
         slot.full_clean()
     assert "initiation date" in str(caught.value.message_dict["recurrence"])
@@ -117,8 +121,10 @@ class SlotForm(forms.ModelForm):
         fields = ["session", "recurrence", "start_time", "end_time", "label"]
 
 
-@pytest.mark.parametrize("rules", ["not a rule at all", "RRULE:FREQ=FORTNIGHTLY", "RRULE:FREQ=HOURLY",
-                                   "RRULE:FREQ=WEEKLY;INTERVAL=0;BYDAY=SU"])
+@pytest.mark.parametrize(
+    "rules",
+    ["not a rule at all", "RRULE:FREQ=FORTNIGHTLY", "RRULE:FREQ=HOURLY", "RRULE:FREQ=WEEKLY;INTERVAL=0;BYDAY=SU"],
+)
 def test_an_unparsable_or_unsupported_rule_is_a_form_error(make_session, rules):
     session = make_session(initiation_date=date(2026, 1, 6))
     form = SlotForm(data={"session": session.pk, "recurrence": rules, "start_time": "16:00", "end_time": "19:00"})
@@ -143,12 +149,13 @@ def test_two_slots_on_different_weekdays_across_the_dublin_spring_change(two_slo
     session, slot = two_slot_session(timezone="Europe/Dublin")
     sweep_daily(date(2026, 3, 21), date(2026, 4, 1))
     assert rows(session) == [
-        (date(2026, 3, 22), time(16), slot.pk), (date(2026, 3, 24), time(21), None),
-        (date(2026, 3, 29), time(16), slot.pk), (date(2026, 3, 31), time(21), None),
+        (date(2026, 3, 22), time(16), slot.pk),
+        (date(2026, 3, 24), time(21), None),
+        (date(2026, 3, 29), time(16), slot.pk),
+        (date(2026, 3, 31), time(21), None),
     ]
     # GMT, GMT, then IST (UTC+1) from 29 March: the wall-clock times stay.
-    assert starts(session) == [utc(2026, 3, 22, 16), utc(2026, 3, 24, 21), utc(2026, 3, 29, 15),
-                               utc(2026, 3, 31, 20)]
+    assert starts(session) == [utc(2026, 3, 22, 16), utc(2026, 3, 24, 21), utc(2026, 3, 29, 15), utc(2026, 3, 31, 20)]
     assert session.instances.filter(auto_created=True).count() == 4
 
 
@@ -156,12 +163,13 @@ def test_two_slots_on_different_weekdays_across_the_new_york_autumn_change(two_s
     session, slot = two_slot_session(timezone="America/New_York", start_time=time(20), end_time=time(23))
     sweep_daily(date(2026, 10, 24), date(2026, 11, 4))
     assert rows(session) == [
-        (date(2026, 10, 25), time(16), slot.pk), (date(2026, 10, 27), time(20), None),
-        (date(2026, 11, 1), time(16), slot.pk), (date(2026, 11, 3), time(20), None),
+        (date(2026, 10, 25), time(16), slot.pk),
+        (date(2026, 10, 27), time(20), None),
+        (date(2026, 11, 1), time(16), slot.pk),
+        (date(2026, 11, 3), time(20), None),
     ]
     # EDT (UTC-4) until 1 November, EST (UTC-5) from then on.
-    assert starts(session) == [utc(2026, 10, 25, 20), utc(2026, 10, 28, 0), utc(2026, 11, 1, 21),
-                               utc(2026, 11, 4, 1)]
+    assert starts(session) == [utc(2026, 10, 25, 20), utc(2026, 10, 28, 0), utc(2026, 11, 1, 21), utc(2026, 11, 4, 1)]
 
 
 def test_a_slot_past_midnight_ends_the_next_day_and_is_live_after_midnight(two_slot_session):
@@ -239,13 +247,17 @@ def test_a_slot_time_change_moves_its_future_instances_with_and_without_answers(
     # Both move, the one with an answer keeps it; the main slot's Tuesday does not move,
     # and the re-evaluation on commit creates nothing more (same dates, same slot).
     assert rows(session) == [
-        (date(2026, 1, 10), time(17), slot.pk), (date(2026, 1, 11), time(17), slot.pk),
+        (date(2026, 1, 10), time(17), slot.pk),
+        (date(2026, 1, 11), time(17), slot.pk),
         (date(2026, 1, 13), time(21), None),
     ]
     saturday.refresh_from_db()
     sunday.refresh_from_db()
     assert (saturday.end_time, saturday.starts_at, saturday.ends_at) == (
-        time(20), utc(2026, 1, 10, 17), utc(2026, 1, 10, 20))
+        time(20),
+        utc(2026, 1, 10, 17),
+        utc(2026, 1, 10, 20),
+    )
     assert sunday.starts_at == utc(2026, 1, 11, 17)
     assert list(sunday.attendances.all()) == [answer]
 
@@ -282,7 +294,8 @@ def test_a_slot_rules_change_removes_its_answerless_future_instances_only(
     sweep_at(t + timedelta(minutes=5))
     # Saturday had no answer: gone. Sunday has one: kept. Monday comes.
     assert rows(session) == [
-        (date(2026, 1, 11), time(16), slot.pk), (date(2026, 1, 12), time(16), slot.pk),
+        (date(2026, 1, 11), time(16), slot.pk),
+        (date(2026, 1, 12), time(16), slot.pk),
         (date(2026, 1, 13), time(21), None),
     ]
     assert session.instances.get(date=date(2026, 1, 11)).pk == sunday.pk
@@ -312,7 +325,9 @@ def test_a_deleted_slot_takes_its_answerless_future_instances_with_it(
         frozen(utc(2026, 1, day, 12))
         sweep_at(utc(2026, 1, day, 12))
     assert sorted(session.instances.values_list("date", "start_time")) == [
-        (date(2026, 1, 4), time(16)), (date(2026, 1, 11), time(16)), (date(2026, 1, 13), time(21)),
+        (date(2026, 1, 4), time(16)),
+        (date(2026, 1, 11), time(16)),
+        (date(2026, 1, 13), time(21)),
         (date(2026, 1, 20), time(21)),
     ]
 
@@ -320,8 +335,14 @@ def test_a_deleted_slot_takes_its_answerless_future_instances_with_it(
 def test_saving_a_slot_creates_its_instances_on_commit(two_slot_session, frozen, django_capture_on_commit_callbacks):
     frozen(utc(2026, 1, 11, 6) - settings.ACTIVE_SESSION_LOOKAHEAD)
     session = Session.objects.create(
-        name="Hooked", slug="hooked", venue_name="Pub", city="Dublin", country="IE", timezone="Europe/Dublin",
-        auto_create_instances=True, initiation_date=date(2026, 1, 6),
+        name="Hooked",
+        slug="hooked",
+        venue_name="Pub",
+        city="Dublin",
+        country="IE",
+        timezone="Europe/Dublin",
+        auto_create_instances=True,
+        initiation_date=date(2026, 1, 6),
     )
     with django_capture_on_commit_callbacks(execute=True):
         SessionSchedule.objects.create(session=session, recurrence=SUNDAYS, start_time=time(16), end_time=time(19))
@@ -332,8 +353,9 @@ def test_saving_a_slot_creates_its_instances_on_commit(two_slot_session, frozen,
 def test_a_main_slot_time_change_leaves_the_other_slots_instances_alone(two_slot_session, frozen):
     t = utc(2026, 1, 9, 12)
     frozen(t)
-    session, slot = two_slot_session("RRULE:FREQ=WEEKLY;BYDAY=SU", start=time(21), end=time(23),
-                                     auto_create_hours_ahead=168)
+    session, slot = two_slot_session(
+        "RRULE:FREQ=WEEKLY;BYDAY=SU", start=time(21), end=time(23), auto_create_hours_ahead=168
+    )
     sweep_at(t)
     session.refresh_from_db()
     session.start_time = time(20)
@@ -346,10 +368,16 @@ def test_a_main_slot_time_change_leaves_the_other_slots_instances_alone(two_slot
 
 
 def test_main_and_slot_instances_overlapping_on_one_date_the_later_start_is_active(make_session):
-    session = make_session(auto_create_instances=True, recurrence="RRULE:FREQ=WEEKLY;BYDAY=SA",
-                           initiation_date=date(2026, 1, 3), start_time=time(15), end_time=time(18))
-    slot = SessionSchedule.objects.create(session=session, recurrence="RRULE:FREQ=WEEKLY;BYDAY=SA",
-                                          start_time=time(17), end_time=time(23))
+    session = make_session(
+        auto_create_instances=True,
+        recurrence="RRULE:FREQ=WEEKLY;BYDAY=SA",
+        initiation_date=date(2026, 1, 3),
+        start_time=time(15),
+        end_time=time(18),
+    )
+    slot = SessionSchedule.objects.create(
+        session=session, recurrence="RRULE:FREQ=WEEKLY;BYDAY=SA", start_time=time(17), end_time=time(23)
+    )
     sweep_at(utc(2026, 1, 17, 12))
     afternoon = session.instances.get(schedule=None)
     evening = session.instances.get(schedule=slot)
@@ -373,16 +401,24 @@ def write_rules_around_the_models(slot: SessionSchedule, text: str) -> None:
         cursor.execute(f"UPDATE {table} SET recurrence = %s WHERE id = %s", [text, slot.pk])
 
 
-@pytest.mark.parametrize("text, error", [
-    ("RRULE:FREQ=FORTNIGHTLY", "Unparsable recurrence"),
-    ("RRULE:FREQ=HOURLY", "Unsupported recurrence"),
-])
+@pytest.mark.parametrize(
+    "text, error",
+    [
+        ("RRULE:FREQ=FORTNIGHTLY", "Unparsable recurrence"),
+        ("RRULE:FREQ=HOURLY", "Unsupported recurrence"),
+    ],
+)
 def test_a_broken_slot_is_its_sessions_error_and_the_other_slots_still_work(
     two_slot_session, client, admin_client, text, error
 ):
     session, broken = two_slot_session(SUNDAYS)
-    good = SessionSchedule.objects.create(session=session, recurrence="RRULE:FREQ=WEEKLY;BYDAY=MO",
-                                          start_time=time(12), end_time=time(14), label="Monday lunch")
+    good = SessionSchedule.objects.create(
+        session=session,
+        recurrence="RRULE:FREQ=WEEKLY;BYDAY=MO",
+        start_time=time(12),
+        end_time=time(14),
+        label="Monday lunch",
+    )
     write_rules_around_the_models(broken, text)
     first = sweep_at(utc(2026, 1, 11, 12))
     assert [(e["session_id"], e["schedule_id"]) for e in first["errors"]] == [(session.pk, broken.pk)]
@@ -458,7 +494,7 @@ def test_the_session_page_lists_the_upcoming_instances_of_all_slots_in_date_orde
     session, slot = two_slot_session(WEEKENDS, auto_create_hours_ahead=168)
     sweep_at(t)
     html = client.get(f"/sessions/{session.slug}/").content.decode()
-    upcoming = html[html.index("<h2>Coming up</h2>"):]
+    upcoming = html[html.index("<h2>Coming up</h2>") :]
     ids = [i.pk for i in session.instances.order_by("starts_at")]
     assert len(ids) == 3  # Saturday and Sunday of the slot, Tuesday of the main slot
     positions = [upcoming.index(f'href="/instances/{pk}/"') for pk in ids]

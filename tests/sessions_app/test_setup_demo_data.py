@@ -79,7 +79,10 @@ def test_scenarios_have_their_local_times_zones_and_rules():
     for slug, (tz, rule, start, end) in expected.items():
         session = sessions[slug]
         assert (session.timezone, serialize_rules(session.recurrence), session.start_time, session.end_time) == (
-            tz, rule, start, end,
+            tz,
+            rule,
+            start,
+            end,
         ), slug
         assert "DTSTART" not in serialize_rules(session.recurrence)
         assert session.auto_create_instances, slug
@@ -183,7 +186,8 @@ def test_attendances_are_on_instances_relative_to_today():
 def test_an_answer_changed_on_the_site_is_kept_by_a_rerun():
     setup_demo()
     answer = Attendance.objects.get(
-        person__user__username="demo", session_instance__session__slug="cobblestone-thursday",
+        person__user__username="demo",
+        session_instance__session__slug="cobblestone-thursday",
         session_instance__date=TODAY,
     )
     answer.status = "no"

@@ -195,7 +195,9 @@ def test_people_follow_an_admin_override_at_once(make_session, make_instance, ma
 
 def test_the_sweeps_own_deletes_do_not_re_enter_it(make_session, hooks):
     session = make_session(
-        recurrence="RRULE:FREQ=WEEKLY;BYDAY=TH,FR", auto_create_instances=True, initiation_date=date(2026, 1, 1),
+        recurrence="RRULE:FREQ=WEEKLY;BYDAY=TH,FR",
+        auto_create_instances=True,
+        initiation_date=date(2026, 1, 1),
         auto_create_hours_ahead=48,
     )
     update_active_sessions(NOW)
@@ -207,8 +209,9 @@ def test_the_sweeps_own_deletes_do_not_re_enter_it(make_session, hooks):
     assert list(session.instances.values_list("date", flat=True)) == [TODAY]
 
 
-def test_a_failing_hook_evaluation_is_logged_not_raised(make_session, make_instance, make_person, hooks, monkeypatch,
-                                                         caplog):
+def test_a_failing_hook_evaluation_is_logged_not_raised(
+    make_session, make_instance, make_person, hooks, monkeypatch, caplog
+):
     instance = make_instance(make_session(), TODAY)
     person = make_person()
 
@@ -227,7 +230,8 @@ def test_a_failing_hook_evaluation_is_logged_not_raised(make_session, make_insta
     assert len(failures) == 2  # one ERROR line each, naming what it was for, no traceback
     assert all(r.levelno == logging.ERROR and r.exc_info is None for r in failures)
     assert {r.getMessage().split(" failed")[0] for r in failures} == {
-        f"Re-evaluation of person {person.pk}", f"Re-evaluation of session {instance.session_id}"
+        f"Re-evaluation of person {person.pk}",
+        f"Re-evaluation of session {instance.session_id}",
     }
     update_active_sessions(NOW)
     assert where(person) == instance.pk
@@ -262,7 +266,6 @@ def test_hook_evaluations_wait_for_the_lock_instead_of_skipping(make_session, ma
         other.close()
         with connection.cursor() as cursor:
             cursor.execute("RESET lock_timeout")
-
 
 
 def test_an_instance_moved_to_another_session_re_evaluates_both(make_session, make_instance, hooks):

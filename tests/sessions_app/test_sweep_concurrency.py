@@ -43,8 +43,10 @@ _serial = itertools.count(1)
 @pytest.fixture(autouse=True)
 def postgresql_only():
     if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL only: SQLite serialises every writer on its one write lock (IMMEDIATE), "
-                    "and its in-memory test database cannot be shared by the threads' connections")
+        pytest.skip(
+            "PostgreSQL only: SQLite serialises every writer on its one write lock (IMMEDIATE), "
+            "and its in-memory test database cannot be shared by the threads' connections"
+        )
 
 
 @pytest.fixture
@@ -111,8 +113,14 @@ def run_at_once(jobs: dict[str, callable], *, allowed: dict[str, tuple] | None =
 def make_session(name: str, start: time, end: time) -> Session:
     n = next(_serial)
     return Session.objects.create(
-        name=f"{name} {n}", slug=f"{name.lower()}-{n}", venue_name="Pub", city="Dublin", country="IE",
-        timezone="Europe/Dublin", start_time=start, end_time=end,
+        name=f"{name} {n}",
+        slug=f"{name.lower()}-{n}",
+        venue_name="Pub",
+        city="Dublin",
+        country="IE",
+        timezone="Europe/Dublin",
+        start_time=start,
+        end_time=end,
     )
 
 
@@ -124,13 +132,23 @@ def round_world():
     """Live instances of four sessions (all open at T), people answering and checked in."""
     w = {}
     w["a1"] = SessionInstance.objects.create(session=make_session("Alpha", time(21, 0), time(23, 30)), date=TODAY)
-    w["a2"] = SessionInstance.objects.create(session=w["a1"].session, date=TODAY, start_time=time(22, 0),
-                                             end_time=time(23, 59))  # overlaps a1, wins until moved earlier
+    w["a2"] = SessionInstance.objects.create(
+        session=w["a1"].session, date=TODAY, start_time=time(22, 0), end_time=time(23, 59)
+    )  # overlaps a1, wins until moved earlier
     w["b1"] = SessionInstance.objects.create(session=make_session("Bravo", time(20, 30), time(23, 0)), date=TODAY)
     w["c1"] = SessionInstance.objects.create(session=make_session("Charlie", time(21, 0), time(23, 0)), date=TODAY)
     w["d1"] = SessionInstance.objects.create(session=make_session("Delta", time(21, 0), time(23, 0)), date=TODAY)
-    for key in ("checker", "deleted_checker", "deleted_checker_2", "answerer", "leaver", "cancelled", "moved",
-                "at_deleted", "at_deleted_2"):
+    for key in (
+        "checker",
+        "deleted_checker",
+        "deleted_checker_2",
+        "answerer",
+        "leaver",
+        "cancelled",
+        "moved",
+        "at_deleted",
+        "at_deleted_2",
+    ):
         w[key] = make_person(key.title())
     services.answer(person=w["answerer"], instance=w["a2"], status="yes")
     services.answer(person=w["answerer"], instance=w["b1"], status="yes")
@@ -164,8 +182,9 @@ def delete(pk: int) -> None:
 
 
 def check_in(person_pk: int, instance_pk: int):
-    return services.check_in(person=Person.objects.get(pk=person_pk),
-                             instance=SessionInstance.objects.get(pk=instance_pk))
+    return services.check_in(
+        person=Person.objects.get(pk=person_pk), instance=SessionInstance.objects.get(pk=instance_pk)
+    )
 
 
 def answer_twice(person_pk: int, instance_pk: int):
@@ -191,7 +210,9 @@ def round_jobs(pk: dict[str, int]) -> dict:
         "leave deleted": lambda: leave(pk["at_deleted"], pk["c1"]),
         "answer no on deleted": lambda: services.answer(
             person=Person.objects.get(pk=pk["at_deleted_2"]),
-            instance=SessionInstance.objects.get(pk=pk["c1"]), status="no"),
+            instance=SessionInstance.objects.get(pk=pk["c1"]),
+            status="no",
+        ),
         "answers": lambda: answer_twice(pk["answerer"], pk["b1"]),
         "leave": lambda: leave(pk["leaver"], pk["b1"]),
         "cancel": lambda: cancel(pk["d1"]),
@@ -202,10 +223,10 @@ def round_jobs(pk: dict[str, int]) -> dict:
 
 # Acting on the instance being deleted: either order is fine; on a deleted one the person
 # is refused or the row is gone.
-ON_DELETED = {
-    name: (services.AttendanceRefused, ObjectDoesNotExist)
-    for name in ("check-in on deleted", "check-in on deleted 2", "leave deleted", "answer no on deleted")
-}
+ON_DELETED = dict.fromkeys(
+    ("check-in on deleted", "check-in on deleted 2", "leave deleted", "answer no on deleted"),
+    (services.AttendanceRefused, ObjectDoesNotExist),
+)
 
 
 def test_concurrent_writers_never_deadlock_and_the_sweep_heals(fixed_clock, logged_errors):
@@ -217,8 +238,9 @@ def test_concurrent_writers_never_deadlock_and_the_sweep_heals(fixed_clock, logg
         assert not logged_errors, f"round {round_number}: ERROR logged: {[r.getMessage() for r in logged_errors]}"
         assert not SessionInstance.objects.filter(pk=pk["c1"]).exists()
         assert not Attendance.objects.filter(session_instance_id=pk["c1"]).exists()
-        assert Attendance.objects.filter(person_id=pk["leaver"], session_instance_id=pk["b1"],
-                                         left_at__isnull=False).exists(), results["leave"]
+        assert Attendance.objects.filter(
+            person_id=pk["leaver"], session_instance_id=pk["b1"], left_at__isnull=False
+        ).exists(), results["leave"]
 
         before = snapshot()
         result = update_active_sessions(NOW)

@@ -80,10 +80,16 @@ def world(make_session, make_instance, make_person, make_attendance):
     w.p_tomorrow = make_person(first_name="Tomorrow")
     w.p_nowhere = make_person(first_name="Nowhere")
     stamp = NOW - timedelta(hours=3)
-    for n, (person, instance) in enumerate([
-        (w.p_live, w.live), (w.p_both, w.live), (w.p_both, w.early), (w.p_cancelled, w.cancelled),
-        (w.p_terminated, w.terminated), (w.p_tomorrow, w.tomorrow),
-    ]):
+    for n, (person, instance) in enumerate(
+        [
+            (w.p_live, w.live),
+            (w.p_both, w.live),
+            (w.p_both, w.early),
+            (w.p_cancelled, w.cancelled),
+            (w.p_terminated, w.terminated),
+            (w.p_tomorrow, w.tomorrow),
+        ]
+    ):
         make_attendance(person, instance, "yes", checked_in_at=stamp + timedelta(minutes=n))
     return w
 
@@ -107,11 +113,23 @@ def bulk_create_yes(w, tmp_path):
 
 def loaddata_yes(w, tmp_path):
     fixture = tmp_path / "answer.json"
-    fixture.write_text(json.dumps([{
-        "model": "people.attendance", "pk": 900001,
-        "fields": {"person": w.p_nowhere.pk, "session_instance": w.live.pk, "status": "yes",
-                   "checked_in_at": NOW.isoformat(), "left_at": None},
-    }]))
+    fixture.write_text(
+        json.dumps(
+            [
+                {
+                    "model": "people.attendance",
+                    "pk": 900001,
+                    "fields": {
+                        "person": w.p_nowhere.pk,
+                        "session_instance": w.live.pk,
+                        "status": "yes",
+                        "checked_in_at": NOW.isoformat(),
+                        "left_at": None,
+                    },
+                }
+            ]
+        )
+    )
     call_command("loaddata", str(fixture), verbosity=0)
 
 
@@ -176,9 +194,16 @@ def invalid_timezone(w, tmp_path):
 
 def _auto_session(**fields) -> Session:
     values = {
-        "name": "Bulk", "slug": "bulk-thursday", "venue_name": "Bulk's", "city": "Dublin", "country": "IE",
-        "timezone": "Europe/Dublin", "start_time": time(21, 0), "end_time": time(23, 0),
-        "initiation_date": date(2026, 1, 1), "auto_create_instances": True,
+        "name": "Bulk",
+        "slug": "bulk-thursday",
+        "venue_name": "Bulk's",
+        "city": "Dublin",
+        "country": "IE",
+        "timezone": "Europe/Dublin",
+        "start_time": time(21, 0),
+        "end_time": time(23, 0),
+        "initiation_date": date(2026, 1, 1),
+        "auto_create_instances": True,
     }
     values.update(fields)
     return Session(**values)
@@ -190,17 +215,35 @@ def session_bulk_create(w, tmp_path):
 
 def session_loaddata(w, tmp_path):
     fixture = tmp_path / "session.json"
-    fixture.write_text(json.dumps([{
-        "model": "sessions_app.session", "pk": 900001,
-        "fields": {
-            "name": "Loaded", "slug": "loaded-thursday", "venue_name": "Loaded's", "address": "", "city": "Dublin",
-            "country": "IE", "timezone": "Europe/Dublin", "recurrence": WEEKLY_THURSDAY,
-            "initiation_date": "2026-01-01", "start_time": "21:00:00", "end_time": "23:00:00",
-            "active_buffer_minutes_before": 60, "active_buffer_minutes_after": 60,
-            "auto_create_instances": True, "auto_create_hours_ahead": 24, "termination_date": None,
-            "created_at": "2026-01-01T12:00:00Z",
-        },
-    }]))
+    fixture.write_text(
+        json.dumps(
+            [
+                {
+                    "model": "sessions_app.session",
+                    "pk": 900001,
+                    "fields": {
+                        "name": "Loaded",
+                        "slug": "loaded-thursday",
+                        "venue_name": "Loaded's",
+                        "address": "",
+                        "city": "Dublin",
+                        "country": "IE",
+                        "timezone": "Europe/Dublin",
+                        "recurrence": WEEKLY_THURSDAY,
+                        "initiation_date": "2026-01-01",
+                        "start_time": "21:00:00",
+                        "end_time": "23:00:00",
+                        "active_buffer_minutes_before": 60,
+                        "active_buffer_minutes_after": 60,
+                        "auto_create_instances": True,
+                        "auto_create_hours_ahead": 24,
+                        "termination_date": None,
+                        "created_at": "2026-01-01T12:00:00Z",
+                    },
+                }
+            ]
+        )
+    )
     call_command("loaddata", str(fixture), verbosity=0)
 
 
@@ -317,8 +360,13 @@ def test_one_cron_sweep_heals_a_write_no_hook_saw(world, tmp_path, name, mode):
 def test_auto_create_at_a_simulated_time_before_2000(make_session):
     """A session created now is due at any simulated time, even before 2000 (issue 6, point 5)."""
     session = make_session(
-        name="Old times", timezone="Europe/Dublin", start_time=time(21, 0), end_time=time(23, 0),
-        recurrence=WEEKLY_THURSDAY, initiation_date=date(1999, 1, 7), auto_create_instances=True,
+        name="Old times",
+        timezone="Europe/Dublin",
+        start_time=time(21, 0),
+        end_time=time(23, 0),
+        recurrence=WEEKLY_THURSDAY,
+        initiation_date=date(1999, 1, 7),
+        auto_create_instances=True,
     )
     now = datetime(1999, 6, 10, 20, 29, tzinfo=UTC)  # a Thursday; Dublin on UTC+1: 21:00 local is 20:00 UTC
     before = snapshot()

@@ -57,25 +57,29 @@ def _unique_slots(slots):
     return kept
 
 
-slot_strategy = st.fixed_dictionaries({
-    "day": st.integers(0, 1),
-    "start": wall_times,
-    # Sometimes equal to the start (a whole day), often before it (past midnight).
-    "end": st.one_of(wall_times, st.just(None)),
-    "cancelled": st.integers(0, 4).map(lambda n: n == 0),
-})
+slot_strategy = st.fixed_dictionaries(
+    {
+        "day": st.integers(0, 1),
+        "start": wall_times,
+        # Sometimes equal to the start (a whole day), often before it (past midnight).
+        "end": st.one_of(wall_times, st.just(None)),
+        "cancelled": st.integers(0, 4).map(lambda n: n == 0),
+    }
+)
 
 
 def session_strategy(home: str):
     """A session in the example's home zone (so starts can coincide) or any other one."""
-    return st.fixed_dictionaries({
-        "zone": st.just(home) | st.sampled_from(ZONES),
-        "before": buffers,
-        "after": buffers,
-        "termination": st.none() | st.none() | st.integers(-1, 2),  # days from the base date
-        "invalid_zone": st.integers(0, 9).map(lambda n: n == 0),
-        "slots": st.lists(slot_strategy, min_size=1, max_size=4).map(_unique_slots),
-    })
+    return st.fixed_dictionaries(
+        {
+            "zone": st.just(home) | st.sampled_from(ZONES),
+            "before": buffers,
+            "after": buffers,
+            "termination": st.none() | st.none() | st.integers(-1, 2),  # days from the base date
+            "invalid_zone": st.integers(0, 9).map(lambda n: n == 0),
+            "slots": st.lists(slot_strategy, min_size=1, max_size=4).map(_unique_slots),
+        }
+    )
 
 
 def build(data, base: date):
@@ -90,21 +94,39 @@ def build(data, base: date):
     for spec in sessions:
         n = next(_serial)
         session = Session.objects.create(
-            name=f"Prop {n}", slug=f"prop-{n}", venue_name="Pub", city="Town", country="IE",
-            timezone=spec["zone"], start_time=time(20, 0), end_time=time(23, 0),
-            active_buffer_minutes_before=spec["before"], active_buffer_minutes_after=spec["after"],
+            name=f"Prop {n}",
+            slug=f"prop-{n}",
+            venue_name="Pub",
+            city="Town",
+            country="IE",
+            timezone=spec["zone"],
+            start_time=time(20, 0),
+            end_time=time(23, 0),
+            active_buffer_minutes_before=spec["before"],
+            active_buffer_minutes_after=spec["after"],
             termination_date=None if spec["termination"] is None else base + timedelta(days=spec["termination"]),
         )
         for slot in spec["slots"]:
             end = slot["start"] if slot["end"] is None else slot["end"]
-            instances.append(SessionInstance.objects.create(
-                session=session, date=base + timedelta(days=slot["day"]), start_time=slot["start"], end_time=end,
-                is_cancelled=slot["cancelled"],
-            ))
+            instances.append(
+                SessionInstance.objects.create(
+                    session=session,
+                    date=base + timedelta(days=slot["day"]),
+                    start_time=slot["start"],
+                    end_time=end,
+                    is_cancelled=slot["cancelled"],
+                )
+            )
         if spec["invalid_zone"]:
             invalid.append(session.pk)
     # Pairs of instances (indexes) of the first session and its twin, which start together.
-    twins = list(zip(range(len(sessions[0]["slots"])), range(len(instances) - len(sessions[0]["slots"]), len(instances))))
+    twins = list(
+        zip(
+            range(len(sessions[0]["slots"])),
+            range(len(instances) - len(sessions[0]["slots"]), len(instances)),
+            strict=True,
+        )
+    )
     twins = twins if twin else []
     # Every window was written by save(): check it against the independent computation.
     assert window_mismatches(snapshot()) == []
@@ -117,8 +139,12 @@ def build(data, base: date):
         people.append(person)
         answers = data.draw(
             st.lists(
-                st.tuples(st.integers(0, len(instances) - 1), statuses, stamps, st.integers(0, 4).map(lambda n: n == 0)),
-                min_size=1, max_size=6, unique_by=lambda a: a[0],
+                st.tuples(
+                    st.integers(0, len(instances) - 1), statuses, stamps, st.integers(0, 4).map(lambda n: n == 0)
+                ),
+                min_size=1,
+                max_size=6,
+                unique_by=lambda a: a[0],
             ),
             label="answers",
         )
@@ -128,14 +154,18 @@ def build(data, base: date):
             answers = [a for a in answers if a[0] not in pair] + [
                 (i, "yes", data.draw(stamps, label="stamp"), False) for i in sorted(pair)
             ]
-        Attendance.objects.bulk_create([
-            Attendance(
-                person=person, session_instance=instances[i], status=status,
-                checked_in_at=None if stamp is None else instances[i].starts_at + timedelta(minutes=stamp),
-                left_at=instances[i].starts_at if left else None,
-            )
-            for i, status, stamp, left in answers
-        ])
+        Attendance.objects.bulk_create(
+            [
+                Attendance(
+                    person=person,
+                    session_instance=instances[i],
+                    status=status,
+                    checked_in_at=None if stamp is None else instances[i].starts_at + timedelta(minutes=stamp),
+                    left_at=instances[i].starts_at if left else None,
+                )
+                for i, status, stamp, left in answers
+            ]
+        )
     return instances, people
 
 
@@ -154,8 +184,7 @@ def wrong_state(data, instances, people) -> None:
 
 def write_around(data, instances, people) -> None:
     """One write that no hook sees, between sweeps."""
-    kind = data.draw(st.sampled_from(["cancel", "answer", "left", "location", "flag", "delete_answer"]),
-                     label="write")
+    kind = data.draw(st.sampled_from(["cancel", "answer", "left", "location", "flag", "delete_answer"]), label="write")
     instance = instances[data.draw(st.integers(0, len(instances) - 1), label="on")]
     person = people[data.draw(st.integers(0, len(people) - 1), label="who")]
     answer = Attendance.objects.filter(person=person)
@@ -177,7 +206,10 @@ def write_around(data, instances, people) -> None:
 
 
 @hypothesis_settings(
-    max_examples=60, deadline=None, database=None, phases=PHASES,
+    max_examples=60,
+    deadline=None,
+    database=None,
+    phases=PHASES,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(data=st.data(), base=st.dates(date(2026, 1, 1), date(2030, 12, 31)))
@@ -204,4 +236,3 @@ def test_every_sweep_equals_the_oracle(db, data, base):
             assert_second_sweep_changes_nothing(update_active_sessions(now), after)
             write_around(data, instances, people)
         transaction.set_rollback(True)
-

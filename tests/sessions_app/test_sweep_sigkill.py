@@ -62,8 +62,10 @@ def test_a_killed_sweep_leaves_the_database_as_before_and_the_next_one_completes
     tmp_path, make_session, make_instance, make_person
 ):
     if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL only: the killed sweep runs in another process, which cannot open "
-                    "SQLite's in-memory test database")
+        pytest.skip(
+            "PostgreSQL only: the killed sweep runs in another process, which cannot open "
+            "SQLite's in-memory test database"
+        )
     # The hooks evaluate at the real clock (months later): nothing of this is live for them.
     tonight = make_instance(make_session(name="Tonight"), TODAY)
     also = make_instance(make_session(name="Also tonight", start_time=wall(20, 30)), TODAY)
@@ -77,10 +79,15 @@ def test_a_killed_sweep_leaves_the_database_as_before_and_the_next_one_completes
     assert expected_state(before, T) != (before.active, before.locations)  # there is work to do
 
     marker = tmp_path / "in-person-step.json"
-    env = {**os.environ, "DATABASE_URL": database_url(), "CEOL_SWEEP_MARKER": str(marker),
-           "CEOL_SWEEP_NOW": NOW.isoformat()}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "CEOL_SWEEP_MARKER": str(marker),
+        "CEOL_SWEEP_NOW": NOW.isoformat(),
+    }
     process = subprocess.Popen([sys.executable, str(SCRIPT)], env=env, stderr=subprocess.PIPE, text=True)
     try:
+
         def reached() -> dict | None:
             if process.poll() is not None:
                 pytest.fail(f"the sweep process ended (exit {process.returncode}): {process.stderr.read()}")

@@ -28,6 +28,9 @@ WINDOW = ("starts_at", "ends_at", "active_from", "active_until")
 # (UTC+2) it opens at 18:00 UTC: live.
 T = datetime(2026, 1, 15, 18, 30, tzinfo=UTC)
 
+# A wall-clock time asked of a zone (naive on purpose: utcoffset() takes the local time).
+WINTER_WALL_TIME = datetime(2026, 1, 15)  # noqa: DTZ001
+
 
 def utc(*args) -> datetime:
     return datetime(*args, tzinfo=UTC)
@@ -91,10 +94,18 @@ def test_the_sweep_after_a_tz_upgrade_recomputes_and_activates_with_the_new_wind
     result = sweep(T)
 
     # Not ended: moved two hours earlier. Ended, and other zones: as they were.
-    assert stored(made["tonight"]) == (utc(2026, 1, 15, 19), utc(2026, 1, 15, 21, 30), utc(2026, 1, 15, 18),
-                                       utc(2026, 1, 15, 22, 30))
-    assert stored(made["tomorrow"]) == (utc(2026, 1, 16, 19), utc(2026, 1, 16, 21, 30), utc(2026, 1, 16, 18),
-                                        utc(2026, 1, 16, 22, 30))
+    assert stored(made["tonight"]) == (
+        utc(2026, 1, 15, 19),
+        utc(2026, 1, 15, 21, 30),
+        utc(2026, 1, 15, 18),
+        utc(2026, 1, 15, 22, 30),
+    )
+    assert stored(made["tomorrow"]) == (
+        utc(2026, 1, 16, 19),
+        utc(2026, 1, 16, 21, 30),
+        utc(2026, 1, 16, 18),
+        utc(2026, 1, 16, 22, 30),
+    )
     assert stored(made["ended"]) == before["ended"]
     assert stored(made["berlin"]) == before["berlin"]
     # The same sweep already used them, although this cron run would otherwise only have
@@ -158,7 +169,8 @@ def test_a_faked_version_change_and_moved_zone_recompute_only_that_zones_not_end
     assert [entry["instance_id"] for entry in result["deactivated"]] == [today.pk]
     assert active_ids() == set()
     assert TimeZoneDataVersion.objects.order_by("-pk").values_list("version", "instances_recomputed").first() == (
-        "fake 2", 1
+        "fake 2",
+        1,
     )
 
 
@@ -204,15 +216,15 @@ def test_event_evaluations_do_not_check_the_tz_database(make_session, make_insta
 
 @pytest.mark.django_db
 def test_a_process_drops_its_cached_zones_when_the_tz_database_on_disk_changes(tz_database):
-    assert zone("Europe/Dublin").utcoffset(datetime(2026, 1, 15)) == timedelta(0)
+    assert zone("Europe/Dublin").utcoffset(WINTER_WALL_TIME) == timedelta(0)
     tz_database("2099a", {"Europe/Dublin": "Etc/GMT-2"})
-    assert zone("Europe/Dublin").utcoffset(datetime(2026, 1, 15)) == timedelta(0)  # still cached
+    assert zone("Europe/Dublin").utcoffset(WINTER_WALL_TIME) == timedelta(0)  # still cached
     # Another process already recomputed and recorded the new version: nothing to do
     # in the database, but this process must stop using the zones it loaded before.
     TimeZoneDataVersion.objects.create(version=tz_database_version(), recorded_at=T)
 
     assert recompute_windows_if_tz_database_changed(now=T) is None
-    assert zone("Europe/Dublin").utcoffset(datetime(2026, 1, 15)) == timedelta(hours=2)
+    assert zone("Europe/Dublin").utcoffset(WINTER_WALL_TIME) == timedelta(hours=2)
 
 
 def test_the_version_names_each_tz_directory_zoneinfo_searches_then_the_package(tmp_path, monkeypatch):

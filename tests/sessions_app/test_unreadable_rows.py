@@ -40,8 +40,9 @@ def sites(live_instance, make_session, make_instance, make_attendance, member, s
     """A good live session, a live session whose rule is then broken in SQL, and the
     member placed at the bad session's live instance."""
     good = live_instance.session
-    bad = make_session(name="Old System Session", recurrence=recurrence.deserialize(WEEKLY_THURSDAY),
-                       initiation_date=date(2026, 1, 1))
+    bad = make_session(
+        name="Old System Session", recurrence=recurrence.deserialize(WEEKLY_THURSDAY), initiation_date=date(2026, 1, 1)
+    )
     bad_instance = make_instance(bad, date(2026, 1, 15))
     update_active_sessions(EVENING - clock.lookahead(), full=True)
     bad_instance.refresh_from_db()
@@ -49,8 +50,14 @@ def sites(live_instance, make_session, make_instance, make_attendance, member, s
     make_attendance(member, bad_instance, "yes")
     place(member, bad_instance)
     store_raw(bad, "recurrence", BAD_RULE)
-    return {"good": good, "good_instance": live_instance, "bad": bad, "bad_instance": bad_instance,
-            "member": member, "staff": staff_user}
+    return {
+        "good": good,
+        "good_instance": live_instance,
+        "bad": bad,
+        "bad_instance": bad_instance,
+        "member": member,
+        "staff": staff_user,
+    }
 
 
 def pages(sites) -> list[str]:

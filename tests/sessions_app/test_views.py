@@ -33,7 +33,7 @@ def test_home_groups_sessions_by_place_with_live_badge(client, live_instance, ma
     quiet = make_session(name="Quiet Night", city="Galway")
     berlin = make_session(name="Saengerrunde", city="Berlin", country="DE", timezone="Europe/Berlin")
     html = client.get("/?country=").content.decode()
-    html = html[html.index('id="sessions"'):]
+    html = html[html.index('id="sessions"') :]
     assert "LIVE NOW" in row(html, live_instance.session_id)
     assert "LIVE NOW" not in row(html, quiet.pk)
     # Grouped by country, then city: Berlin (DE) before Dublin and Galway (IE).
@@ -43,15 +43,22 @@ def test_home_groups_sessions_by_place_with_live_badge(client, live_instance, ma
 
 
 def test_home_shows_the_next_start_in_local_time(client, at_evening, make_session, make_instance):
-    session = make_session(name="Berlin night", city="Berlin", country="DE", timezone="Europe/Berlin",
-                           start_time=time(20, 0), end_time=time(23, 0))
+    session = make_session(
+        name="Berlin night",
+        city="Berlin",
+        country="DE",
+        timezone="Europe/Berlin",
+        start_time=time(20, 0),
+        end_time=time(23, 0),
+    )
     make_instance(session, date(2026, 1, 22))
     assert "Next: Thu 22 Jan, 20:00 CET" in text(row(client.get("/").content.decode(), session.pk))
 
 
 @pytest.mark.parametrize("logged_in", [False, True])
-def test_home_query_count_does_not_grow_with_sessions(make_session, make_instance, member,
-                                                      django_assert_num_queries, logged_in):
+def test_home_query_count_does_not_grow_with_sessions(
+    make_session, make_instance, member, django_assert_num_queries, logged_in
+):
     client = login_client(member.user) if logged_in else Client()
 
     def queries_for(count: int) -> int:
@@ -78,7 +85,7 @@ def test_session_detail_shows_facts_badge_and_instances(client, live_instance, m
     html = client.get(f"/sessions/{session.slug}/").content.decode()
     for fact in ("Mueller&#x27;s", "1 Quay St", "Dublin, Ireland", "Europe/Dublin", "21:00–23:30 local time"):
         assert fact in html
-    header = html[html.index(f'data-session-id="{session.pk}"'):html.index("</h1>")]
+    header = html[html.index(f'data-session-id="{session.pk}"') : html.index("</h1>")]
     assert "LIVE NOW" in header
     upcoming, recently = html.split("<h2>Coming up</h2>")[1].split("<h2>Recently</h2>")
     assert f"/instances/{live_instance.pk}/" in upcoming and f"/instances/{later.pk}/" in upcoming
@@ -107,8 +114,8 @@ def test_instance_detail_local_time_lists_and_buttons(live_instance, member, mak
     make_attendance(make_person(first_name="Noel", last_name="Nope"), live_instance, "no")
     html = login_client(member.user).get(f"/instances/{live_instance.pk}/").content.decode()
     assert "Thursday 15 January 2026, 21:00 GMT – 23:30 GMT" in text(html)
-    going = html[html.index('id="going"'):html.index("</ul>", html.index('id="going"'))]
-    maybe = html[html.index('id="maybe"'):html.index("</ul>", html.index('id="maybe"'))]
+    going = html[html.index('id="going"') : html.index("</ul>", html.index('id="going"'))]
+    maybe = html[html.index('id="maybe"') : html.index("</ul>", html.index('id="maybe"'))]
     assert "Aoife Byrne" in going and "Brid Maybe" in maybe and "Noel" not in html
     # Live and going: "I've left" instead of "I'm here".
     for label in ("Going", "Maybe", "Not going", "I've left"):
@@ -120,8 +127,9 @@ def test_instance_detail_local_time_lists_and_buttons(live_instance, member, mak
 
 
 def test_instance_detail_in_another_zone_and_past_midnight(client, at_evening, make_session, make_instance):
-    session = make_session(timezone="America/New_York", city="New York", country="US",
-                           start_time=time(21, 30), end_time=time(1, 0))
+    session = make_session(
+        timezone="America/New_York", city="New York", country="US", start_time=time(21, 30), end_time=time(1, 0)
+    )
     instance = make_instance(session, date(2026, 7, 14))
     page = text(client.get(f"/instances/{instance.pk}/").content.decode())
     assert "Tuesday 14 July 2026, 21:30 EDT – Wednesday 15 July 2026, 01:00 EDT" in page
@@ -138,7 +146,7 @@ def test_cancelled_instance_shows_notice_and_no_yes_buttons(client, at_evening, 
     html = client.get(f"/instances/{instance.pk}/").content.decode()
     assert "Cancelled: this session instance does not take place." in html
     # Nothing to answer on a cancelled instance.
-    assert "</button>" not in html[html.index("<main>"):]
+    assert "</button>" not in html[html.index("<main>") :]
 
 
 def test_here_now_respects_share_location(live_instance, member, make_person, make_attendance):
@@ -151,20 +159,21 @@ def test_here_now_respects_share_location(live_instance, member, make_person, ma
 
     def here_now(client) -> str:
         html = client.get(url).content.decode()
-        return html[html.index('id="here-now"'):html.index("</ul>", html.index('id="here-now"'))]
+        return html[html.index('id="here-now"') : html.index("</ul>", html.index('id="here-now"'))]
 
     assert "Open Player" in here_now(login_client(member.user))
     assert "Shy Player" not in here_now(login_client(member.user))
     assert "Shy Player" in here_now(login_client(User.objects.create_user("boss", is_staff=True)))
 
 
-def test_other_live_sessions_in_the_city_with_check_in(client, at_evening, live_instance, make_session,
-                                                       make_instance, django_capture_on_commit_callbacks):
+def test_other_live_sessions_in_the_city_with_check_in(
+    client, at_evening, live_instance, make_session, make_instance, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):  # their hooks activate them, as on the site
         nearby = make_instance(make_session(name="The Cobblestone", city=" dublin "), date(2026, 1, 15))
         cork = make_instance(make_session(name="Sin É", city="Cork"), date(2026, 1, 15))
     html = client.get(f"/instances/{live_instance.pk}/").content.decode()
-    section = html[html.index("Other live sessions in Dublin"):]
+    section = html[html.index("Other live sessions in Dublin") :]
     assert "The Cobblestone" in section and "Sin" not in section
     assert f'action="/instances/{nearby.pk}/check-in/"' in section
     assert f"/instances/{cork.pk}/" not in html
@@ -175,7 +184,7 @@ def test_header_dot_for_a_person_at_a_live_instance(live_instance, member):
     assert re.search(r'id="active-session-dot" href="#" hidden', client.get("/").content.decode())
     place(member, live_instance)
     html = client.get("/").content.decode()
-    dot = html[html.index('id="active-session-dot"'):html.index("</a>", html.index('id="active-session-dot"'))]
+    dot = html[html.index('id="active-session-dot"') : html.index("</a>", html.index('id="active-session-dot"'))]
     assert f'href="/instances/{live_instance.pk}/"' in dot and " hidden" not in dot
     assert 'aria-label="You are at Mueller Monday, Mueller&#x27;s, Dublin: open the session"' in dot
     assert "Thursday 15 January 2026, 21:00 GMT – 23:30 GMT" in dot
@@ -191,7 +200,7 @@ def test_no_dot_for_anonymous_visitors(client, live_instance):
 def test_login_page_logs_in_and_logout_posts(member):
     client = Client()
     assert client.get("/accounts/login/").status_code == 200
-    response = client.post("/accounts/login/", {"login": "aoife", "password": "pw", "next": "/people/%d/" % member.pk})
+    response = client.post("/accounts/login/", {"login": "aoife", "password": "pw", "next": f"/people/{member.pk}/"})
     assert response.status_code == 302 and response.url == f"/people/{member.pk}/"
     assert client.get(f"/people/{member.pk}/").status_code == 200
     assert client.post("/accounts/logout/").url == "/"

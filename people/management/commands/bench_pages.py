@@ -31,7 +31,9 @@ class Command(BaseCommand):
         if not sizes or min(sizes) < 2:
             raise CommandError("--sessions must be at least 2.", returncode=2)
         if Session.objects.exists() and not reset:
-            raise CommandError("The database already holds sessions; pass --reset to empty ceol's tables.", returncode=1)
+            raise CommandError(
+                "The database already holds sessions; pass --reset to empty ceol's tables.", returncode=1
+            )
         verbose = options["verbosity"] > 0
 
         def progress(message: str) -> None:

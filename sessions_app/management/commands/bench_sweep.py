@@ -30,16 +30,29 @@ class Command(BaseCommand):
         parser.add_argument("--people-per-session", type=int, default=10, help="People per session (default 10)")
         parser.add_argument("--explain", metavar="FILE", help="PostgreSQL: write EXPLAIN ANALYZE of the busy sweep")
         parser.add_argument(
-            "--busy-runs", type=int, default=3,
+            "--busy-runs",
+            type=int,
+            default=3,
             help="Busy sweeps per implementation, taking turns; the median is reported (default 3)",
         )
         parser.add_argument(
-            "--second-slot", action="store_true",
+            "--second-slot",
+            action="store_true",
             help="Give every session a second time slot (SessionSchedule) with its own weekly instances",
         )
 
-    def handle(self, *args, sessions, reset, skip_reference, people_per_session, explain, busy_runs, second_slot=False,
-               **options):
+    def handle(
+        self,
+        *args,
+        sessions,
+        reset,
+        skip_reference,
+        people_per_session,
+        explain,
+        busy_runs,
+        second_slot=False,
+        **options,
+    ):
         if sessions < 2 or people_per_session < 1 or busy_runs < 1:
             raise CommandError(
                 "--sessions must be at least 2, --people-per-session and --busy-runs at least 1.", returncode=2
@@ -54,9 +67,14 @@ class Command(BaseCommand):
         explain_to = open(explain, "w", encoding="utf-8") if explain else None  # noqa: SIM115
         try:
             report = run(
-                sessions=sessions, reset=reset, skip_reference=skip_reference,
-                people_per_session=people_per_session, progress=progress, explain_to=explain_to,
-                busy_runs=busy_runs, second_slot=second_slot,
+                sessions=sessions,
+                reset=reset,
+                skip_reference=skip_reference,
+                people_per_session=people_per_session,
+                progress=progress,
+                explain_to=explain_to,
+                busy_runs=busy_runs,
+                second_slot=second_slot,
             )
         except BenchmarkRefused as exc:
             raise CommandError(str(exc), returncode=1) from None

@@ -45,19 +45,24 @@ def parse_simulated_time(value: str) -> datetime:
 
 
 class Command(BaseCommand):
-    help = "Activate and deactivate session instances for now (or a simulated time), auto-create instances and re-place people."
+    help = (
+        "Activate and deactivate session instances for now (or a simulated time), "
+        "auto-create instances and re-place people."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--simulate-time", help="Evaluate as if it were this ISO 8601 time (no offset: UTC)")
         parser.add_argument("--dry-run", action="store_true", help="Compute and print everything, write nothing")
         parser.add_argument("--json", action="store_true", help="Print only the result as JSON")
         parser.add_argument(
-            "--full", action="store_true",
+            "--full",
+            action="store_true",
             help="Accepted for compatibility: every sweep evaluates everything it must (SPEC 4)",
         )
         parser.add_argument("--lookahead-minutes", help="Override ACTIVE_SESSION_LOOKAHEAD (minutes, 0-1440)")
         parser.add_argument(
-            "--check-health", action="store_true",
+            "--check-health",
+            action="store_true",
             help="Do not sweep: exit 1 when no cron/HTTP sweep succeeded in the last 30 minutes, 0 otherwise",
         )
 
@@ -121,21 +126,30 @@ class Command(BaseCommand):
         self._log(f"Activated: {len(result['activated'])} sessions")
         if verbosity >= 1:
             for entry in result["activated"]:
-                self.stdout.write(f"  - {entry['session_name']} (session_id={entry['session_id']}, instance_id={entry['instance_id']})")
+                self.stdout.write(
+                    f"  - {entry['session_name']} "
+                    f"(session_id={entry['session_id']}, instance_id={entry['instance_id']})"
+                )
         self._log(f"Deactivated: {len(result['deactivated'])} sessions")
         if verbosity >= 1:
             for entry in result["deactivated"]:
-                self.stdout.write(f"  - {entry['session_name']} (session_id={entry['session_id']}, instance_id={entry['instance_id']})")
+                self.stdout.write(
+                    f"  - {entry['session_name']} "
+                    f"(session_id={entry['session_id']}, instance_id={entry['instance_id']})"
+                )
         created = sum(entry["instances_created"] for entry in result["auto_created"])
         self._log(f"Auto-created: {created} instances")
         if verbosity >= 2:
             for entry in result["auto_created"]:
-                self.stdout.write(f"  - {entry['session_name']} (session_id={entry['session_id']}): {', '.join(entry['dates'])}")
+                self.stdout.write(
+                    f"  - {entry['session_name']} (session_id={entry['session_id']}): {', '.join(entry['dates'])}"
+                )
         self._log(f"People moved: {len(result['people_moved'])}")
         if verbosity >= 2:
             for move in result["people_moved"]:
-                self.stdout.write(f"  - person_id={move['person_id']}: {move['from_instance_id']} -> {move['to_instance_id']}")
+                self.stdout.write(
+                    f"  - person_id={move['person_id']}: {move['from_instance_id']} -> {move['to_instance_id']}"
+                )
         self._log(f"Errors: {len(result['errors'])}")
         for entry in result["errors"]:
             self.stderr.write(f"  - session_id={entry['session_id']}: {entry['error']}")
-

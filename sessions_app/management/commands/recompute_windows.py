@@ -32,4 +32,6 @@ class Command(BaseCommand):
             first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise CommandError(f"Recomputing windows failed: Database error: {first_line}", returncode=1) from None
         verb = "would be recomputed" if dry_run else "recomputed"
-        self.stdout.write(f"{result['recomputed']} instance windows {verb} ({result['checked']} instances not ended checked)")
+        self.stdout.write(
+            f"{result['recomputed']} instance windows {verb} ({result['checked']} instances not ended checked)"
+        )

@@ -13,6 +13,7 @@ process group, the autoreloader's child included — and then this process.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
@@ -62,7 +63,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("addrport", nargs="?", default=DEFAULT_ADDRPORT, help="As for runserver")
         parser.add_argument(
-            "--sweep-interval", default="60",
+            "--sweep-interval",
+            default="60",
             help="Seconds between sweeps, aligned on the wall clock (1-3600; default 60)",
         )
         parser.add_argument("--noreload", action="store_true", help="Pass --noreload to runserver")
@@ -92,8 +94,9 @@ class Command(BaseCommand):
         except ValueError:
             seconds = 0
         if not 1 <= seconds <= 3600:
-            raise CommandError(f"--sweep-interval: {value!r} is not a whole number of seconds from 1 to 3600",
-                               returncode=2)
+            raise CommandError(
+                f"--sweep-interval: {value!r} is not a whole number of seconds from 1 to 3600", returncode=2
+            )
         return seconds
 
     @staticmethod
@@ -110,10 +113,8 @@ class Command(BaseCommand):
         """SIGINT to the server's process group (runserver's own Ctrl-C), then SIGKILL to
         whatever is left in it after ``STOP_GRACE_SECONDS``; returns the server's exit code."""
         _signal_group(server.pid, signal.SIGINT)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             server.wait(timeout=STOP_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            pass
         _signal_group(server.pid, signal.SIGKILL)
         returncode = server.wait()
         # The reloader's child is not ours to wait for: give it a moment to be gone.

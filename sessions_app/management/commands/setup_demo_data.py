@@ -261,7 +261,9 @@ def _ensure_instances(
         raise ValueError(f"session {session.slug}: {exc}") from exc
     for on in dates:
         _, created = SessionInstance.objects.get_or_create(
-            session=session, date=on, start_time=rules.start_time,
+            session=session,
+            date=on,
+            start_time=rules.start_time,
             defaults={"end_time": rules.end_time, "schedule": slot},
         )
         summary.instances_created += created
@@ -272,9 +274,9 @@ def _instance_relative_to_today(session: Session, offset: int, today: date) -> S
     instances = session.instances.filter(is_cancelled=False)
     if offset >= 0:
         ordered = instances.filter(date__gte=today).order_by("date", "start_time", "id")
-        return ordered[offset:offset + 1].first()
+        return ordered[offset : offset + 1].first()
     ordered = instances.filter(date__lt=today).order_by("-date", "-start_time", "-id")
-    return ordered[-offset - 1:-offset].first()
+    return ordered[-offset - 1 : -offset].first()
 
 
 def _add_attendances(spec, sessions, users, *, today, now, summary: DemoSummary) -> None:
@@ -345,16 +347,12 @@ class Command(BaseCommand):
             f"  Sessions: {Session.objects.count()} "
             f"({summary.sessions_created} created, {summary.sessions_updated} updated)"
         )
-        self.stdout.write(
-            f"  Instances: {SessionInstance.objects.count()} ({summary.instances_created} created)"
-        )
+        self.stdout.write(f"  Instances: {SessionInstance.objects.count()} ({summary.instances_created} created)")
         self.stdout.write(
             f"  People: {Person.objects.count()} ({summary.people_created} created), "
             f"users: {get_user_model().objects.count()} ({summary.users_created} created)"
         )
-        self.stdout.write(
-            f"  Attendances: {Attendance.objects.count()} ({summary.attendances_created} created)"
-        )
+        self.stdout.write(f"  Attendances: {Attendance.objects.count()} ({summary.attendances_created} created)")
         for missing in summary.unresolved:
             self.stderr.write(f"  No instance for attendances at {missing}; skipped")
         for username, password, staff in summary.logins:
