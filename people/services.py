@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Q
 from django.db.models.functions import Lower, Trim
 
 from people.location import relocate_people
@@ -190,9 +189,6 @@ def live_nearby(instance: SessionInstance):
 
 
 def people_at(instance: SessionInstance, *, viewer=None):
-    """The people at a live instance whom ``viewer`` may see (sharing, or themselves, or staff)."""
-    people = Person.objects.filter(at_active_session_instance=instance)
-    if viewer is not None and getattr(viewer, "is_staff", False):
-        return people
-    own = Q(user=viewer) if viewer is not None and viewer.is_authenticated else Q(pk__in=[])
-    return people.filter(Q(share_location=True) | own)
+    """The people at a live instance whom ``viewer`` may see: the one privacy rule
+    (``people.models.location_visible_q``), here for callers that hold an instance."""
+    return Person.objects.here_now(instance.pk, viewer)

@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from django.db import transaction
 from django.db.models import Q
 
+from sessions_app.auto_create import Slot
 from sessions_app.locks import lock_live_state
 from sessions_app.models import Session, SessionInstance, SessionSchedule
 from sessions_app.occurrences import RecurrenceError, occurrence_starts, parse_rules
@@ -29,16 +30,6 @@ EARLIEST_DATE = date(1900, 1, 1)
 LATEST_DATE = date(9000, 12, 31)
 # Spans searched for the next occurrences, shortest first (a yearly session needs years).
 SEARCH_SPANS = (timedelta(days=70), timedelta(days=400), timedelta(days=4 * 366))
-
-
-@dataclass(frozen=True)
-class Slot:
-    """A regular time slot: the main one (``schedule_id`` None) or a further one."""
-
-    schedule_id: int | None
-    rules: object
-    start_time: object
-    end_time: object
 
 
 def slots_for(session: Session, schedules: list[SessionSchedule] = ()) -> list[Slot]:
