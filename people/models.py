@@ -56,7 +56,7 @@ def people_here_count(viewer):
     return Coalesce(models.Subquery(here, output_field=models.IntegerField()), 0)
 
 
-class PersonQuerySet(LiveStateQuerySet):
+class PersonQuerySet(LiveStateQuerySet["Person", "Person"]):
     def visible_at_live_instance_to(self, viewer):
         """People whom ``viewer`` may be shown at a live instance (SPEC 3.8)."""
         return self.filter(location_visible_q(viewer))
@@ -66,7 +66,7 @@ class PersonQuerySet(LiveStateQuerySet):
         return self.filter(at_active_session_instance_id=instance_id).visible_at_live_instance_to(viewer)
 
 
-class AttendanceQuerySet(LiveStateQuerySet):
+class AttendanceQuerySet(LiveStateQuerySet["Attendance", "Attendance"]):
     def visible_to(self, viewer):
         """Answers ``viewer`` may see: every answer for an instance that is not live;
         at a live instance only those of people whom ``viewer`` may be shown there (SPEC

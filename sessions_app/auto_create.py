@@ -10,9 +10,10 @@ Runs inside the sweep's transaction, under its lock; never reads the clock.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db import transaction
 from django.db.models import Q, TextField
@@ -23,6 +24,11 @@ from sessions_app.hooks import suppress_hooks
 from sessions_app.models import Session, SessionInstance, SessionSchedule
 from sessions_app.occurrences import RecurrenceError, occurrence_starts, parse_rules
 from sessions_app.windows import MAX_WINDOW
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    from sessions_app.models import SlotText
 
 # How far past the horizon to look for the next occurrence when scheduling the next
 # auto-create; a session with none in that span is looked at again after it.
@@ -45,11 +51,18 @@ def _expected_occurrences(
 ) -> list[SessionInstance]:
     """Instances ``slot`` calls for starting in ``[after, before)``, windows set,
     within the session's initiation and termination dates, window still open at ``t``."""
+    # Both are known for every slot that reaches here (``session_slots`` and the
+    # sweep's timezone check); an error rather than a crash should that change.
+    tz = session.zone
+    if slot.start_time is None:
+        raise RecurrenceError("Missing start or end time")
+    if tz is None:
+        raise RecurrenceError(session.timezone_error)
     starts = occurrence_starts(
         slot.rules,
         anchor_date=session.anchor_date(),
         start_time=slot.start_time,
-        tz=session.zone,
+        tz=tz,
         after=after,
         before=before,
     )
@@ -84,7 +97,7 @@ def _remove_stale(
     stale = list(session.instances.filter(auto_created=True, starts_at__gt=t, attendances__isnull=True))
     if not stale:
         return 0
-    until = max(max(i.starts_at for i in stale), horizon_end) + timedelta(seconds=1)
+    until = max([*(i.starts_at for i in stale if i.starts_at is not None), horizon_end]) + timedelta(seconds=1)
     still_wanted = {
         slot.schedule_id: {i.date for i in _expected_occurrences(session, slot, t, t, until)} for slot in slots
     }
@@ -108,9 +121,9 @@ def _create_for(
     """
     horizon_end = t + timedelta(hours=session.auto_create_hours_ahead)
     restart = session.auto_created_until is None
-    after = t - MAX_WINDOW if restart else session.auto_created_until
+    after = t - MAX_WINDOW if session.auto_created_until is None else session.auto_created_until
     expected: list[SessionInstance] = []
-    upcoming_starts = []
+    upcoming_starts: list[datetime] = []
     usable = []
     failures = []
     for slot in slots:
@@ -121,15 +134,16 @@ def _create_for(
             failures.append((slot, exc))
             continue
         usable.append(slot)
-        if upcoming:
+        # Expected instances have a window, so a start.
+        if upcoming and upcoming[0].starts_at is not None:
             upcoming_starts.append(upcoming[0].starts_at)
     if failures and not usable:
         # Nothing of this session can be expanded: it stays due, its error is reported
         # at every sweep (a session without further slots behaves as it always did).
         raise failures[0][1]
-    for slot, exc in failures:
+    for slot, failure in failures:
         broken.add(slot.schedule_id)
-        errors.append(_slot_error(session, slot, exc))
+        errors.append(_slot_error(session, slot, failure))
     if restart:
         _remove_stale(session, usable, broken, t, horizon_end)
 
@@ -137,7 +151,7 @@ def _create_for(
         "date", "start_time", "auto_created", "schedule_id"
     )
     taken_times = {(d, s) for d, s, _, _ in existing}
-    taken_slot_dates = {(d, slot) for d, _, auto, slot in existing if auto}
+    taken_slot_dates: set[tuple[date, int | None]] = {(d, slot) for d, _, auto, slot in existing if auto}
     missing = []
     for instance in expected:
         if (instance.date, instance.start_time) in taken_times:
@@ -164,7 +178,11 @@ def _slot_error(session: Session, slot: Slot, exc: Exception) -> dict:
     return {"session_id": session.pk, "schedule_id": slot.schedule_id, "error": f"Time slot {slot.schedule_id}: {exc}"}
 
 
-def due_sessions(t: datetime, *, session_ids: Collection[int] | None) -> list[Session]:
+class RecurrenceText(TypedDict):
+    recurrence_text: str | None
+
+
+def due_sessions(t: datetime, *, session_ids: Collection[int] | None) -> list[WithAnnotations[Session, RecurrenceText]]:
     """Sessions with ``auto_create_instances`` whose horizon is due at ``t`` (NULL or any
     marker not after ``t``), limited to ``session_ids`` unless that is ``None``.
 
@@ -183,11 +201,13 @@ def due_sessions(t: datetime, *, session_ids: Collection[int] | None) -> list[Se
     return list(due)
 
 
-def _parse_rules(session: Session) -> None:
+def _parse_rules(session: WithAnnotations[Session, RecurrenceText]) -> None:
     session.recurrence = parse_rules(session.recurrence_text or "")
 
 
-def session_slots(session: Session, schedules: list[SessionSchedule], errors: list[dict]) -> list[Slot]:
+def session_slots(
+    session: WithAnnotations[Session, RecurrenceText], schedules: Sequence[SlotText], errors: list[dict]
+) -> list[Slot]:
     """The slots of a due session, main first; a further slot whose rules cannot be read
     is reported in ``errors`` and left out. Raises ``RecurrenceError`` for the main slot
     (unreadable rules, or no times) only when the session has no further slot; with

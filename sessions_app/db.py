@@ -11,9 +11,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection, models
 from django.db.models import BigIntegerField, BooleanField, F, Func
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models.sql.compiler import SQLCompiler
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = timedelta(microseconds=1)
@@ -34,7 +39,17 @@ class IdIn(Func):
     def normalise(values: Iterable) -> list:
         return sorted({int(v) for v in values})
 
-    def as_sql(self, compiler, connection, **extra_context):
+    # The parameters hold the id list itself (one array or JSON parameter), which the
+    # stubs' tuple of str and int parameters does not allow.
+    def as_sql(  # type: ignore[override]  # see above
+        self,
+        compiler: SQLCompiler,
+        connection: BaseDatabaseWrapper,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> tuple[str, list[Any]]:
         column_sql, params = compiler.compile(self.source_expressions[0])
         if connection.vendor == "postgresql":
             return f"{column_sql} = ANY(%s::{self.array_type}[])", [*params, self.values]
@@ -79,6 +94,14 @@ class TextIn(IdIn):
         return sorted({str(v) for v in values})
 
 
+def _column(model: type[models.Model], name: str) -> str:
+    """The quoted column of one of ``model``'s concrete fields (a reverse relation has none)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field) or field.column is None:
+        raise ValueError(f"{model.__name__}.{name} is not a column")
+    return connection.ops.quote_name(field.column)
+
+
 def assign_foreign_keys(model: type[models.Model], field_name: str, values: Mapping[int, int | None]) -> int:
     """Set ``field_name`` per row in one statement: ``{pk: new value or None}``.
 
@@ -88,10 +111,9 @@ def assign_foreign_keys(model: type[models.Model], field_name: str, values: Mapp
     """
     if not values:
         return 0
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    column = quote(model._meta.get_field(field_name).column)
-    pk = quote(model._meta.pk.column)
+    table = connection.ops.quote_name(model._meta.db_table)
+    column = _column(model, field_name)
+    pk = _column(model, model._meta.pk.name)
     ids = list(values)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -127,9 +149,8 @@ def _instant_rows(model: type[models.Model], field_names: Sequence[str], rows: M
     """SQL for ``rows`` (``{pk: (instant per field, ...)}``) as a relation
     ``v(id, c0, c1, ...)``, its parameters, the null-safe "stored value differs" test of
     each column against the table, and the ``SET`` list."""
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    columns = [quote(model._meta.get_field(name).column) for name in field_names]
+    table = connection.ops.quote_name(model._meta.db_table)
+    columns = [_column(model, name) for name in field_names]
     names = [f"c{n}" for n in range(len(columns))]
     ids = list(rows)
     if connection.vendor == "postgresql":
@@ -156,9 +177,8 @@ def assign_instants(model: type[models.Model], field_names: Sequence[str], rows:
     ``assign_foreign_keys``. Returns the number of rows that changed."""
     if not rows:
         return 0
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    pk = quote(model._meta.pk.column)
+    table = connection.ops.quote_name(model._meta.db_table)
+    pk = _column(model, model._meta.pk.name)
     source, params, different, assignments = _instant_rows(model, field_names, rows)
     with connection.cursor() as cursor:
         cursor.execute(

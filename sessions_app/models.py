@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self, TypedDict, TypeVar
 from zoneinfo import TZPATH, ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
@@ -30,6 +32,15 @@ from sessions_app.hooks import suppress_hooks
 from sessions_app.locks import lock_live_state
 from sessions_app.occurrences import RecurrenceError, check_supported, parse_rules, rules_need_anchor
 from sessions_app.windows import MAX_BUFFER_MINUTES, MAX_WINDOW, Window, is_valid_timezone, window_in_zone, zone
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    # The mixins below are only ever combined with ``models.Model``: the type checker
+    # sees them as models so that ``super().save()``, ``_state`` and ``_meta`` resolve.
+    _ModelMixin = models.Model
+else:
+    _ModelMixin = object
 
 
 def validate_timezone(value: str) -> None:
@@ -84,15 +95,17 @@ def normalise_country(value: str) -> str:
     return value.strip().upper() if value else value
 
 
-class HasCountry:
+class HasCountry(_ModelMixin):
     """Stores ``country`` upper case and validates it as an assigned ISO 3166-1 alpha-2 code.
 
     Normalising happens before field validation, so a form's "ie" is accepted as "IE".
     """
 
-    def clean_fields(self, exclude=None):
+    country: str  # each model declares its own field
+
+    def clean_fields(self, exclude: Collection[str] | None = None) -> None:
         self.country = normalise_country(self.country)
-        errors = {}
+        errors: dict[str, Any] = {}
         try:
             super().clean_fields(exclude=exclude)
         except ValidationError as error:
@@ -110,7 +123,7 @@ class HasCountry:
         if errors:
             raise ValidationError(errors)
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.country = normalise_country(self.country)
         super().save(*args, **kwargs)
 
@@ -133,24 +146,29 @@ DUE_FIELDS = ("auto_create_instances",)
 WINDOW_FIELDS = ("start_time", "end_time", "timezone", "active_buffer_minutes_before", "active_buffer_minutes_after")
 
 
-class TracksLoadedValues:
+class TracksLoadedValues(_ModelMixin):
     """Remembers the values of ``tracked_fields`` as loaded, to tell what a save changes."""
 
     tracked_fields: tuple[str, ...] = ()
 
     @classmethod
-    def from_db(cls, db, field_names, values):
-        obj = super().from_db(db, field_names, values)
+    def from_db(cls, db: str | None, field_names: Collection[str], values: Collection[Any], **kwargs: Any) -> Self:
+        obj = super().from_db(db, field_names, values, **kwargs)
         obj.remember_loaded()
         return obj
 
-    def tracked_value(self, name: str):
+    def tracked_value(self, name: str) -> Any:
         return getattr(self, name)
 
     def remember_loaded(self) -> None:
         self.loaded = {name: self.tracked_value(name) for name in self.tracked_fields if name in self.__dict__}
 
-    def refresh_from_db(self, using=None, fields=None, from_queryset=None):
+    def refresh_from_db(
+        self,
+        using: str | None = None,
+        fields: Iterable[str] | None = None,
+        from_queryset: models.QuerySet[Self] | None = None,
+    ) -> None:
         super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
         # The reloaded values are the new baseline; a stale one would make the next
         # save() see changes that were never made here.
@@ -177,7 +195,7 @@ class TracksLoadedValues:
     #: Sweep-owned columns this save sets on purpose even where the value looks unchanged.
     owned_fields_to_write: frozenset[str] = frozenset()
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
             stale = set(self.sweep_owned_fields) - self.changed_fields() - self.owned_fields_to_write
             if stale:
@@ -188,7 +206,7 @@ class TracksLoadedValues:
         self.remember_loaded()
 
 
-class LocksLiveState:
+class LocksLiveState(_ModelMixin):
     """Saves and deletions take the live-state lock first (SPEC section 4).
 
     A save can change ``is_active`` (the admin's override) or the windows the sweep reads,
@@ -198,27 +216,32 @@ class LocksLiveState:
     transaction-level: a save in autocommit mode gets a transaction of its own.
     """
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         with transaction.atomic():
             lock_live_state(wait=True)
             super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         with transaction.atomic():
             lock_live_state(wait=True)
             return super().delete(*args, **kwargs)
 
 
-class LiveStateQuerySet(models.QuerySet):
+_M = TypeVar("_M", bound=models.Model)
+_Row = TypeVar("_Row")
+
+
+class LiveStateQuerySet(models.QuerySet[_M, _Row]):
     """``delete()`` takes the live-state lock first, like ``LocksLiveState.delete``."""
 
-    def delete(self):
+    def delete(self) -> tuple[int, dict[str, int]]:
         with transaction.atomic(using=self.db):
             lock_live_state(wait=True)
             return super().delete()
 
-    delete.alters_data = True
-    delete.queryset_only = True
+    # Django's own markers on QuerySet.delete (not for templates; not copied to managers).
+    delete.alters_data = True  # type: ignore[attr-defined]  # mypy does not model attributes set on a function
+    delete.queryset_only = True  # type: ignore[attr-defined]  # mypy does not model attributes set on a function
 
 
 def city_key(value: str) -> str:
@@ -238,7 +261,9 @@ NEAR_ME_DEGREES = 3
 EARTH_RADIUS_KM = 6371.0
 
 
-class SessionQuerySet(LiveStateQuerySet):
+# Generic in the row type (like ``SessionScheduleQuerySet``) so that annotations reach
+# the rows for the type checker.
+class SessionQuerySet(LiveStateQuerySet[_M, _Row]):
     def search(self, text: str):
         """Sessions whose name, venue or city contains ``text`` (case-insensitive)."""
         text = text.strip()
@@ -490,8 +515,21 @@ class Session(LocksLiveState, HasCountry, TracksLoadedValues, models.Model):
 SLOT_SCHEDULE_FIELDS = ("recurrence", "start_time", "end_time")
 
 
-class SessionScheduleQuerySet(LiveStateQuerySet):
-    def as_text_by_session(self, session_ids) -> dict[int, list[SessionSchedule]]:
+class RulesText(TypedDict):
+    rules_text: str | None
+
+
+if TYPE_CHECKING:
+    #: A slot read by ``as_text_by_session``: its rules as text, ``recurrence`` deferred.
+    SlotText = WithAnnotations["SessionSchedule", RulesText]
+
+
+# Generic in the row type, unlike most querysets here, so that the ``rules_text``
+# annotation below reaches the rows for the type checker.
+class SessionScheduleQuerySet(LiveStateQuerySet[_M, _Row]):
+    def as_text_by_session(
+        self: SessionScheduleQuerySet[SessionSchedule, SessionSchedule], session_ids: Iterable[int]
+    ) -> dict[int, list[SlotText]]:
         """The slots of these sessions by session id, in slot order, their rules read as
         text (``rules_text``, parsed by the caller per slot with
         ``occurrences.parse_rules``) so that one unreadable row breaks nothing else.
@@ -502,7 +540,7 @@ class SessionScheduleQuerySet(LiveStateQuerySet):
             .annotate(rules_text=Cast("recurrence", TextField()))
             .order_by("session_id", "pk")
         )
-        by_session: dict[int, list[SessionSchedule]] = {}
+        by_session: dict[int, list[SlotText]] = {}
         for row in rows:
             by_session.setdefault(row.session_id, []).append(row)
         return by_session
@@ -618,7 +656,7 @@ def restart_horizon(session_id: int) -> None:
     Session.objects.filter(pk=session_id).update(auto_created_until=None, auto_create_due_at=None)
 
 
-class SessionInstanceQuerySet(LiveStateQuerySet):
+class SessionInstanceQuerySet(LiveStateQuerySet["SessionInstance", "SessionInstance"]):
     def open_at(self, t: datetime):
         """Instances whose active window contains ``t`` (``active_from <= t < active_until``).
 
@@ -759,7 +797,7 @@ class SessionInstance(LocksLiveState, TracksLoadedValues, models.Model):
 
     def save(self, *args, **kwargs):  # noqa: DJ012 - kept beside the helpers it calls
         if self._state.adding:
-            slot = self.schedule if self.schedule_id else self.session
+            slot = self.schedule if self.schedule is not None else self.session
             if self.start_time is None:
                 self.start_time = slot.start_time
             if self.end_time is None:

@@ -11,8 +11,10 @@ by a later sweep.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import Q
@@ -23,6 +25,9 @@ from sessions_app.models import Session, SessionInstance, SessionSchedule
 from sessions_app.occurrences import RecurrenceError, occurrence_starts, parse_rules
 from sessions_app.windows import MAX_WINDOW
 
+if TYPE_CHECKING:
+    from sessions_app.models import SlotText
+
 OCCURRENCES_SHOWN = 8
 # Dates an occurrence can be answered for (far from year 1 and 9999, where the window
 # arithmetic overflows).
@@ -32,7 +37,7 @@ LATEST_DATE = date(9000, 12, 31)
 SEARCH_SPANS = (timedelta(days=70), timedelta(days=400), timedelta(days=4 * 366))
 
 
-def slots_for(session: Session, schedules: list[SessionSchedule] = ()) -> list[Slot]:
+def slots_for(session: Session, schedules: Sequence[SlotText] = ()) -> list[Slot]:
     """The session's slots, main first; ``schedules`` as read by
     ``SessionSchedule.objects.as_text_by_session`` (rules as text). A slot whose rules
     cannot be read is left out: the page lists what it can."""
@@ -115,7 +120,7 @@ def _matches(instance: SessionInstance, slot: Slot, on: date) -> bool:
 
 
 def next_occurrences(
-    session: Session, *, now: datetime, count: int = OCCURRENCES_SHOWN, slots: list[SessionSchedule] = ()
+    session: Session, *, now: datetime, count: int = OCCURRENCES_SHOWN, slots: Sequence[SlotText] = ()
 ) -> list[Occurrence]:
     """The next ``count`` occurrences of all the session's slots (``slots``: its further
     ones, as text) that have not ended: from the rules (created or not) and the existing
@@ -137,8 +142,8 @@ def next_occurrences(
     if dated:
         wanted = {on for on, _ in dated}
         ahead += [i for i in session.instances.filter(date__in=wanted).exclude(pk__in=known) if i.pk not in known]
-    occurrences = [Occurrence(session, i.date, i) for i in ahead if i.ends_at is None or i.ends_at > now]
-    created = [o.instance for o in occurrences]
+    created = [i for i in ahead if i.ends_at is None or i.ends_at > now]
+    occurrences = [Occurrence(session, i.date, i) for i in created]
     for on, slot in dated:
         if not any(_matches(instance, slot, on) for instance in created):
             occurrences.append(Occurrence(session, on, None, slot))

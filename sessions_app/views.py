@@ -7,6 +7,8 @@ Thin and people-free: the pages that show people (home, instance, person) live i
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import recurrence as recurrence_lib
 from django.db.models import Exists, OuterRef, Q
 from django.shortcuts import get_object_or_404, render
@@ -17,6 +19,9 @@ from sessions_app.models import Session, SessionInstance, SessionSchedule, count
 from sessions_app.occurrences import RecurrenceError, parse_rules
 from sessions_app.upcoming import next_occurrences
 
+if TYPE_CHECKING:
+    from sessions_app.models import SlotText
+
 PAST_SHOWN = 5
 
 
@@ -25,7 +30,7 @@ def with_has_slots(sessions):
     return sessions.annotate(has_slots=Exists(SessionSchedule.objects.filter(session=OuterRef("pk"))))
 
 
-def slots_of(sessions) -> dict[int, list[SessionSchedule]]:
+def slots_of(sessions) -> dict[int, list[SlotText]]:
     """Further slots of these sessions (annotated ``has_slots``), as text: one query, and
     none when no session has any."""
     with_slots = [session.pk for session in sessions if session.has_slots]
