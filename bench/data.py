@@ -151,6 +151,8 @@ def weekly_windows(pattern: Pattern, weeks: tuple[int, int]):
             buffer_before_minutes=pattern.before,
             buffer_after_minutes=pattern.after,
         )
+        if window is None:  # only for an unknown time, and a pattern has both
+            raise ValueError(f"pattern {pattern.id} has no window")
         yield week, day, window.starts_at, window.ends_at, window.active_from, window.active_until
 
 
@@ -310,7 +312,7 @@ def build(
             cursor.execute(f"DROP TABLE {table}")
     if busy_instances != sessions:
         raise RuntimeError(f"Only {busy_instances} of {sessions} sessions got a busy-week instance.")
-    counts = {
+    counts: dict[str, int | float] = {
         "sessions": sessions,
         "slots": sessions * (2 if second_slot else 1),
         "instances": sessions * per_session * (2 if second_slot else 1),

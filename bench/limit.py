@@ -91,7 +91,11 @@ def limit_sweep(now: datetime) -> dict:
     if connection.vendor != "postgresql":
         raise NotImplementedError("The raw SQL limit is written for PostgreSQL.")
     t = clock.evaluation_instant(now)
-    window = {"t": t, "lowest": t - MAX_WINDOW, "zones": sorted(valid_timezone_names())}
+    window: dict[str, datetime | list[str]] = {
+        "t": t,
+        "lowest": t - MAX_WINDOW,
+        "zones": sorted(valid_timezone_names()),
+    }
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(DEACTIVATE, window)
         deactivated = [row[0] for row in cursor.fetchall()]

@@ -69,11 +69,11 @@ class Report:
 
     @property
     def ratio_busy(self) -> float | None:
-        return self._ratio(self.reference and self.reference.busy_s, self.project.busy_s)
+        return self._ratio(None if self.reference is None else self.reference.busy_s, self.project.busy_s)
 
     @property
     def ratio_steady(self) -> float | None:
-        return self._ratio(self.reference and self.reference.steady_s, self.project.steady_s)
+        return self._ratio(None if self.reference is None else self.reference.steady_s, self.project.steady_s)
 
     def as_json(self) -> dict:
         """The shape other tools read (issue 3, item 8)."""

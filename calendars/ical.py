@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -28,11 +29,51 @@ SEQUENCE_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 REFRESH_INTERVAL = timedelta(hours=1)
 
 
+class CalendarSession(Protocol):
+    """What an event reads of a session (``sessions_app.models.Session`` has it)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def venue_name(self) -> str: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def city(self) -> str: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def zone(self) -> ZoneInfo | None: ...
+    @property
+    def created_at(self) -> datetime | None: ...
+    @property
+    def updated_at(self) -> datetime | None: ...
+
+
+class CalendarInstance(Protocol):
+    """What an event reads of an instance (``sessions_app.models.SessionInstance`` has it)."""
+
+    @property
+    def pk(self) -> object: ...
+    @property
+    def session(self) -> CalendarSession: ...
+    @property
+    def date(self) -> date: ...
+    @property
+    def starts_at(self) -> datetime | None: ...
+    @property
+    def ends_at(self) -> datetime | None: ...
+    @property
+    def is_cancelled(self) -> bool: ...
+    @property
+    def updated_at(self) -> datetime | None: ...
+
+
 @dataclass(frozen=True)
 class Entry:
     """One event: an instance (with ``.session`` loaded) and an optional line of description."""
 
-    instance: object
+    instance: CalendarInstance
     description: str = ""
 
 
@@ -54,7 +95,7 @@ def on_wall_clock(instant: datetime, tz: ZoneInfo) -> datetime:
     return local
 
 
-def last_modified(instance) -> datetime:
+def last_modified(instance: CalendarInstance) -> datetime:
     session = instance.session
     stamps = [s for s in (instance.updated_at, session.updated_at) if s is not None]
     # Rows written around save() have no updated_at: the session's creation is the best known.
@@ -65,14 +106,16 @@ def sequence(modified: datetime) -> int:
     return max(0, int((modified - SEQUENCE_EPOCH).total_seconds()))
 
 
-def location(instance) -> str:
+def location(instance: CalendarInstance) -> str:
     session = instance.session
     # The place shown for this instance: its location_override (SPEC 1) when set, else the venue.
     place = getattr(instance, "location_override", "") or session.venue_name
     return ", ".join(part.strip() for part in (place, session.address, session.city) if part and part.strip())
 
 
-def build_calendar(*, name: str, entries: Iterable[Entry], url_of: Callable[[object], str], uid_domain: str) -> bytes:
+def build_calendar(
+    *, name: str, entries: Iterable[Entry], url_of: Callable[[CalendarInstance], str], uid_domain: str
+) -> bytes:
     """The feed as bytes. ``url_of(instance)`` gives the absolute URL of its page."""
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
@@ -96,7 +139,9 @@ def build_calendar(*, name: str, entries: Iterable[Entry], url_of: Callable[[obj
     return calendar.to_ical()
 
 
-def _event(entry: Entry, *, url_of, uid_domain: str) -> tuple[icalendar.Event, list[tuple[str, int]]]:
+def _event(
+    entry: Entry, *, url_of: Callable[[CalendarInstance], str], uid_domain: str
+) -> tuple[icalendar.Event, list[tuple[str, int]]]:
     instance = entry.instance
     session = instance.session
     event = icalendar.Event()

@@ -151,7 +151,7 @@ ACTIVE_SESSION_LOOKAHEAD = timedelta(minutes=int(os.environ.get("ACTIVE_SESSION_
 
 # Self-hosting with cron (django-crontab): the same schedule as the Render cron job.
 # django-crontab swallows exceptions, so the command logs its own failures loudly.
-CRONJOBS = [
+CRONJOBS: list[tuple[str, str, list[str], dict[str, str], str]] = [
     ("14,29,44,59 * * * *", "sessions_app.cron.check_active_sessions", [], {}, f">> {BASE_DIR / 'cron.log'} 2>&1"),
 ]
 

@@ -14,6 +14,8 @@ from sessions_app.models import (
     HasCountry,
     LiveStateQuerySet,
     LocksLiveState,
+    ModelT,
+    RowT,
     SessionInstance,
     TracksLoadedValues,
     country_validator,
@@ -56,7 +58,7 @@ def people_here_count(viewer):
     return Coalesce(models.Subquery(here, output_field=models.IntegerField()), 0)
 
 
-class PersonQuerySet(LiveStateQuerySet["Person", "Person"]):
+class PersonQuerySet(LiveStateQuerySet[ModelT, RowT]):
     def visible_at_live_instance_to(self, viewer):
         """People whom ``viewer`` may be shown at a live instance (SPEC 3.8)."""
         return self.filter(location_visible_q(viewer))
@@ -66,7 +68,7 @@ class PersonQuerySet(LiveStateQuerySet["Person", "Person"]):
         return self.filter(at_active_session_instance_id=instance_id).visible_at_live_instance_to(viewer)
 
 
-class AttendanceQuerySet(LiveStateQuerySet["Attendance", "Attendance"]):
+class AttendanceQuerySet(LiveStateQuerySet[ModelT, RowT]):
     def visible_to(self, viewer):
         """Answers ``viewer`` may see: every answer for an instance that is not live;
         at a live instance only those of people whom ``viewer`` may be shown there (SPEC

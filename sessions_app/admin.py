@@ -4,6 +4,7 @@ their windows in the session's local time, and the read-only sweep log."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django import forms
 from django.contrib import admin, messages
@@ -18,6 +19,9 @@ from sessions_app import health as health_selectors
 from sessions_app.active_sessions import SweepFailed, reevaluate
 from sessions_app.health import sweep_health
 from sessions_app.models import Session, SessionInstance, SessionSchedule, SweepRun
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 RECENT_DAYS = 30
 
@@ -45,8 +49,9 @@ class InstanceForm(forms.ModelForm):
         model = SessionInstance
         fields = ["session", "date", "start_time", "end_time", "location_override", "is_cancelled", "is_active"]
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         session = cleaned.get("session") or getattr(self.instance, "session", None)
         if cleaned.get("is_active") and session is not None and session.pk:
             others = SessionInstance.objects.filter(session=session, is_active=True).exclude(pk=self.instance.pk)
@@ -152,6 +157,10 @@ class LiveFilter(admin.SimpleListFilter):
         return queryset
 
 
+class IsLive(TypedDict):
+    is_live: bool
+
+
 @admin.register(Session)
 class SessionAdmin(admin.ModelAdmin):
     list_display = [
@@ -220,7 +229,7 @@ class SessionAdmin(admin.ModelAdmin):
         return f"{obj.start_time:%H:%M}–{obj.end_time:%H:%M}" if obj.end_time else f"{obj.start_time:%H:%M}"
 
     @admin.display(description="Live now", boolean=True, ordering="is_live")
-    def live(self, obj: Session) -> bool:
+    def live(self, obj: WithAnnotations[Session, IsLive]) -> bool:
         return obj.is_live
 
 
@@ -291,7 +300,8 @@ class SessionInstanceAdmin(admin.ModelAdmin):
 
     @admin.display(description="People here", ordering="people_here_n")
     def people_here_count(self, obj: SessionInstance) -> int:
-        return getattr(obj, "people_here_n", None) if hasattr(obj, "people_here_n") else obj.people_here.count()
+        counted = getattr(obj, "people_here_n", None)  # annotated by get_queryset (the changelist)
+        return obj.people_here.count() if counted is None else counted
 
     @admin.display(description="Window (UTC)")
     def window_utc(self, obj: SessionInstance) -> str:

@@ -227,11 +227,14 @@ class LocksLiveState(_ModelMixin):
             return super().delete(*args, **kwargs)
 
 
-_M = TypeVar("_M", bound=models.Model)
-_Row = TypeVar("_Row")
+# The querysets below are generic in the model and the row, like ``QuerySet`` itself,
+# so that annotations (``.annotate(...)``) reach the rows for the type checker; each
+# model's manager binds them to the model.
+ModelT = TypeVar("ModelT", bound=models.Model)
+RowT = TypeVar("RowT")
 
 
-class LiveStateQuerySet(models.QuerySet[_M, _Row]):
+class LiveStateQuerySet(models.QuerySet[ModelT, RowT]):
     """``delete()`` takes the live-state lock first, like ``LocksLiveState.delete``."""
 
     def delete(self) -> tuple[int, dict[str, int]]:
@@ -261,9 +264,7 @@ NEAR_ME_DEGREES = 3
 EARTH_RADIUS_KM = 6371.0
 
 
-# Generic in the row type (like ``SessionScheduleQuerySet``) so that annotations reach
-# the rows for the type checker.
-class SessionQuerySet(LiveStateQuerySet[_M, _Row]):
+class SessionQuerySet(LiveStateQuerySet[ModelT, RowT]):
     def search(self, text: str):
         """Sessions whose name, venue or city contains ``text`` (case-insensitive)."""
         text = text.strip()
@@ -524,9 +525,7 @@ if TYPE_CHECKING:
     SlotText = WithAnnotations["SessionSchedule", RulesText]
 
 
-# Generic in the row type, unlike most querysets here, so that the ``rules_text``
-# annotation below reaches the rows for the type checker.
-class SessionScheduleQuerySet(LiveStateQuerySet[_M, _Row]):
+class SessionScheduleQuerySet(LiveStateQuerySet[ModelT, RowT]):
     def as_text_by_session(
         self: SessionScheduleQuerySet[SessionSchedule, SessionSchedule], session_ids: Iterable[int]
     ) -> dict[int, list[SlotText]]:
@@ -656,7 +655,7 @@ def restart_horizon(session_id: int) -> None:
     Session.objects.filter(pk=session_id).update(auto_created_until=None, auto_create_due_at=None)
 
 
-class SessionInstanceQuerySet(LiveStateQuerySet["SessionInstance", "SessionInstance"]):
+class SessionInstanceQuerySet(LiveStateQuerySet[ModelT, RowT]):
     def open_at(self, t: datetime):
         """Instances whose active window contains ``t`` (``active_from <= t < active_until``).
 

@@ -173,10 +173,9 @@ def _session_values(spec: dict) -> dict:
 
 
 def _sync_session(spec: dict, *, now: datetime, today: date | None, summary: DemoSummary) -> Session:
-    session = Session.objects.filter(slug=spec["slug"]).first()
-    created = session is None
-    if created:
-        session = Session()
+    existing = Session.objects.filter(slug=spec["slug"]).first()
+    created = existing is None
+    session = Session() if existing is None else existing
     values = _session_values(spec)
     starts_later = "initiation_in_days" in spec
     if starts_later:
@@ -227,6 +226,8 @@ def _occurrence_dates(session: Session, first: date, stop: date, slot: SessionSc
     (its main slot, or ``slot``) occurs, within its initiation and termination dates."""
     tz = session.zone
     rules = slot or session
+    if tz is None or rules.start_time is None:
+        return []  # nothing to expand; saving the session then reports what is missing
     starts = occurrence_starts(
         rules.recurrence,
         anchor_date=session.anchor_date(),
