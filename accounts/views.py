@@ -10,7 +10,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from accounts.forms import DeleteAccountForm, ProfileForm
 from accounts.services import delete_account, my_sessions
@@ -67,6 +67,7 @@ def delete_account_view(request, pk: int):
     return render(request, "accounts/delete_account.html", {"person": person, "form": form})
 
 
+@require_safe
 @member_required
 def my_sessions_view(request):
     person = person_for_user(request.user)

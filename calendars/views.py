@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.views.decorators.http import require_safe
 
 from calendars.feeds import feed_range, in_feed_range
 from calendars.ical import Entry, build_calendar
@@ -27,6 +28,7 @@ def _url_of(request):
     return lambda instance: request.build_absolute_uri(reverse("instance_detail", args=[instance.pk]))
 
 
+@require_safe
 def session_calendar(request, slug: str):
     session = get_object_or_404(Session, slug=slug)
     since, until = feed_range(now=clock.now(), horizon=session.auto_created_until)
@@ -40,6 +42,7 @@ def session_calendar(request, slug: str):
     return _calendar_response(body, f"{session.slug}.ics")
 
 
+@require_safe
 def person_calendar(request, token: str):
     """A wrong or renewed token is the site's plain 404: no hint whether anyone has it."""
     person_id = Person.objects.filter(calendar_token=token).values_list("pk", flat=True).first()

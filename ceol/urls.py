@@ -2,6 +2,7 @@ from allauth.account import views as account_views
 from django.contrib import admin
 from django.urls import include, path, register_converter
 
+from ceol import views as site_views
 from sessions_app import api, health
 
 
@@ -46,6 +47,7 @@ urlpatterns = [
     # here too so that it exists without the middleware.
     path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("favicon.ico", site_views.favicon, name="favicon"),
 ]
 
 handler400 = api.bad_request
