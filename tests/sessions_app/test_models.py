@@ -14,7 +14,6 @@ import recurrence
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from sessions_app import clock
 from sessions_app.models import Session, SessionInstance
 
 pytestmark = pytest.mark.django_db
@@ -28,9 +27,8 @@ def utc(*args) -> datetime:
 
 
 @pytest.fixture
-def frozen_clock(monkeypatch):
-    monkeypatch.setattr(clock, "now", lambda: NOW)
-    return NOW
+def frozen_clock(clock):
+    return clock.set(NOW)
 
 
 def stored_window(instance: SessionInstance) -> tuple:

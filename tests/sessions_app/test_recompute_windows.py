@@ -13,7 +13,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from sessions_app import clock, recompute
+from sessions_app import recompute
 from sessions_app.models import Session, SessionInstance, TimeZoneDataVersion
 from sessions_app.recompute import recompute_windows
 from sessions_app.windows import tz_database_version
@@ -39,8 +39,8 @@ def stored(instance: SessionInstance) -> tuple:
 
 
 @pytest.fixture(autouse=True)
-def frozen_clock(monkeypatch):
-    monkeypatch.setattr(clock, "now", lambda: NOW)
+def frozen_clock(clock):
+    clock.set(NOW)
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from django.db import connection
 
 from people import services
 from people.models import Attendance, Person
-from sessions_app import clock
 from sessions_app.active_sessions import update_active_sessions
 from sessions_app.models import Session, SessionInstance, SweepRun
 from tests.oracle import (
@@ -50,9 +49,9 @@ def postgresql_only():
 
 
 @pytest.fixture
-def fixed_clock(monkeypatch):
+def fixed_clock(clock):
     """Every thread's clock (services, hooks, sweeps) reads NOW."""
-    monkeypatch.setattr(clock, "now", lambda: NOW)
+    clock.set(NOW)
 
 
 class ErrorRecords(logging.Handler):
