@@ -5,7 +5,7 @@ ceol reads the time in one place, ``sessions_app.clock.now()``; the fixture (in
 sweeps, admin pages and the browser tests' live server (a thread of this process) all
 read the instant the test set. The clock does not tick: it moves only when the test
 calls ``set`` or ``advance``. Subprocess tests pass ``--simulate-time`` instead.
-``tests/test_conventions.py`` fails if a test file patches time any other way.
+``tests/project/test_conventions.py`` fails if a test file patches time any other way.
 """
 
 from __future__ import annotations

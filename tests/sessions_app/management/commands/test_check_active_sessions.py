@@ -16,7 +16,7 @@ from sessions_app.models import SessionInstance, SweepRun
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 STAMP = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} - "
 
 

@@ -1,7 +1,7 @@
 """Property-based: random sessions in any IANA zone, random instances (past midnight,
 overlapping, several a date, cancelled, terminated), random answers, check-ins,
 ``left_at``, wrong starting state and writes around the models between sweeps; after
-every sweep the database equals the independent oracle of SPEC 3 (``tests/oracle.py``),
+every sweep the database equals the independent oracle of SPEC 3 (``tests/oracle/__init__.py``),
 and a second sweep at the same ``t`` changes nothing.
 
 Each example runs in its own transaction, rolled back at the end; on-commit hooks never

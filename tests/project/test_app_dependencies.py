@@ -14,7 +14,7 @@ from django.test import RequestFactory
 from sessions_app.models import SessionInstance
 from tests.site_helpers import place
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ALLOWED = {
     ("sessions_app/active_sessions.py", "people.location"),
     ("sessions_app/management/commands/setup_demo_data.py", "people.models"),

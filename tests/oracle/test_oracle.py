@@ -1,4 +1,4 @@
-"""The oracle itself (``tests/oracle.py``) against cases worked out by hand from SPEC 2-3,
+"""The oracle itself (``tests/oracle/__init__.py``) against cases worked out by hand from SPEC 2-3,
 so that the sweep tests compare the engine with something known to be right."""
 
 from __future__ import annotations
