@@ -9,9 +9,12 @@ to a command. Any other way of patching time (freezegun, ``mock.patch`` of a ``n
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
+from tests.fixed_clock import ClockNotSet
 
 TESTS = Path(__file__).resolve().parents[1]
 # The one place allowed to replace ``sessions_app.clock.now``.
@@ -90,3 +93,27 @@ def test_no_test_patches_time_except_through_the_clock_fixture():
         for number, line in time_patches(path.read_text())
     ]
     assert found == [], "patch time with the `clock` fixture (tests/conftest.py) instead:\n" + "\n".join(found)
+
+
+# --- the clock fixture itself ------------------------------------------------------------
+
+
+def test_the_clock_fixture_is_what_the_app_reads(clock):
+    from sessions_app import clock as app_clock
+
+    noon = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+    assert clock.set(noon) == noon and app_clock.now() == noon
+    assert clock.advance(minutes=5) == noon + timedelta(minutes=5) == app_clock.now()
+    assert clock.advance(timedelta(hours=1)) == noon + timedelta(hours=1, minutes=5) == app_clock.now()
+    assert app_clock.evaluation_instant() == noon + timedelta(hours=1, minutes=5) + app_clock.lookahead()
+
+
+def test_the_clock_refuses_naive_times_and_reads_before_set(clock):
+    with pytest.raises(ClockNotSet):
+        clock.now()
+    with pytest.raises(ValueError, match="aware"):
+        clock.set(datetime(2026, 1, 15, 12, 0))  # noqa: DTZ001 -- the naive value under test
+    with pytest.raises(TypeError):
+        clock.advance()
+    with pytest.raises(TypeError):
+        clock.advance(timedelta(minutes=1), minutes=1)
