@@ -7,10 +7,9 @@ from people.services import AttendanceRefused, answer, check_in, live_nearby, pe
 from sessions_app.active_sessions import update_active_sessions
 from sessions_app.clock import lookahead
 from sessions_app.models import SessionInstance
+from tests.site_helpers import EVENING
 
 pytestmark = pytest.mark.django_db
-
-EVENING = datetime(2026, 1, 15, 21, 30, tzinfo=UTC)  # 21:30 in Dublin (winter: UTC+0)
 
 
 @pytest.fixture

@@ -172,7 +172,7 @@ def build(data, base: date):
 def wrong_state(data, instances, people) -> None:
     """Starting state nobody computed: hand-set flags and locations."""
     flagged = data.draw(st.lists(st.integers(0, len(instances) - 1), max_size=3, unique=True), label="flagged")
-    by_session = {}
+    by_session: dict[int, int] = {}  # session id -> the one instance flagged active
     for i in flagged:
         by_session.setdefault(instances[i].session_id, instances[i].pk)
     SessionInstance.objects.filter(pk__in=by_session.values()).update(is_active=True)

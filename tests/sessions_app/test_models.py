@@ -15,15 +15,12 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from sessions_app.models import Session, SessionInstance
+from tests.site_helpers import utc
 
 pytestmark = pytest.mark.django_db
 
 # A fixed "now": Thursday 2026-01-15 12:00 UTC (Europe/Dublin is on GMT, +00:00).
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
-
-
-def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=UTC)
 
 
 @pytest.fixture

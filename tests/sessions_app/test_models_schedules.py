@@ -15,16 +15,13 @@ from django.db import connection
 from sessions_app.active_sessions import update_active_sessions
 from sessions_app.models import Session, SessionInstance, SessionSchedule
 from sessions_app.views import describe_schedule
+from tests.site_helpers import utc
 
 pytestmark = pytest.mark.django_db
 
 TUESDAYS = "RRULE:FREQ=WEEKLY;BYDAY=TU"
 SUNDAYS = "RRULE:FREQ=WEEKLY;BYDAY=SU"
 EVERY_OTHER_SUNDAY = "RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=SU"
-
-
-def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=UTC)
 
 
 def sweep_at(t: datetime) -> dict:
@@ -59,7 +56,7 @@ def rows(session: Session) -> list[tuple]:
     return list(session.instances.order_by("starts_at").values_list("date", "start_time", "schedule_id"))
 
 
-def starts(session: Session) -> list[datetime]:
+def starts(session: Session) -> list[datetime | None]:
     return list(session.instances.order_by("starts_at").values_list("starts_at", flat=True))
 
 

@@ -17,6 +17,7 @@ from sessions_app import recompute
 from sessions_app.models import Session, SessionInstance, TimeZoneDataVersion
 from sessions_app.recompute import recompute_windows
 from sessions_app.windows import tz_database_version
+from tests.site_helpers import utc
 
 pytestmark = pytest.mark.django_db
 
@@ -24,10 +25,6 @@ ROOT = Path(__file__).resolve().parents[2]
 # Noon on 2026-01-15: instances dated from the 15th on have not ended, the 14th's has.
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 WINDOW = ("starts_at", "ends_at", "active_from", "active_until")
-
-
-def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=UTC)
 
 
 # Europe/Dublin in January is UTC+0; 21:00-23:30 with 60-minute buffers.

@@ -170,4 +170,4 @@ def test_every_sweep_heals_and_full_is_accepted(make_session, make_instance):
     out = StringIO()
     call_command("check_active_sessions", "--full", simulate_time="2026-01-15T21:02Z", stdout=out)
     assert "Deactivated: 1 sessions" in out.getvalue()
-    assert SweepRun.objects.order_by("-pk").first().full
+    assert SweepRun.objects.latest("pk").full
