@@ -1,5 +1,9 @@
 """House rules of the test tree that a grep can check.
 
+Layout: the tests of ``<app>/<module>.py`` are in ``tests/<app>/test_<module>.py`` or
+``tests/<app>/test_<module>_<aspect>.py`` (see ``tests/README.md``); the folders that walk
+across apps (browser, oracle, whole_site, project) are named for what they check.
+
 Time: a test controls the clock only through the ``clock`` fixture (``tests/conftest.py``,
 built on ``tests/fixed_clock.py``), or by passing ``--simulate-time`` / ``simulate_time=``
 to a command. Any other way of patching time (freezegun, ``mock.patch`` of a ``now``,
@@ -93,6 +97,44 @@ def test_no_test_patches_time_except_through_the_clock_fixture():
         for number, line in time_patches(path.read_text())
     ]
     assert found == [], "patch time with the `clock` fixture (tests/conftest.py) instead:\n" + "\n".join(found)
+
+
+# --- the layout ---------------------------------------------------------------------------
+
+ROOT = TESTS.parent
+CODE_APPS = ("accounts", "bench", "calendars", "ceol", "people", "sessions_app")
+ACROSS_APPS = {"browser", "oracle", "whole_site", "project"}
+
+
+def misplaced_test_files(paths: list[Path]) -> list[str]:
+    """Test files under a code app's folder whose name names no module of that folder."""
+    wrong = []
+    for path in paths:
+        relative = path.relative_to(TESTS)
+        if relative.parts[0] in ACROSS_APPS:
+            continue
+        if relative.parts[0] not in CODE_APPS:
+            wrong.append(f"{relative}: not under an app's folder nor a cross-app one")
+            continue
+        code_dir = ROOT.joinpath(*relative.parts[:-1])
+        modules = {module.stem for module in code_dir.glob("*.py") if module.stem != "__init__"}
+        stem = path.stem.removeprefix("test_")
+        if not any(stem == module or stem.startswith(module + "_") for module in modules):
+            wrong.append(f"{relative}: no {relative.parent}/<module>.py for it")
+    return wrong
+
+
+def test_the_test_tree_mirrors_the_code_tree():
+    assert misplaced_test_files(sorted(TESTS.rglob("test_*.py"))) == []
+
+
+def test_the_layout_check_finds_misplaced_files():
+    stray = [TESTS / "sessions_app" / "test_zz_no_such_module.py", TESTS / "test_at_the_top.py"]
+    assert misplaced_test_files(stray) == [
+        "sessions_app/test_zz_no_such_module.py: no sessions_app/<module>.py for it",
+        "test_at_the_top.py: not under an app's folder nor a cross-app one",
+    ]
+    assert misplaced_test_files([TESTS / "sessions_app" / "management" / "commands" / "test_bench_sweep_x.py"]) == []
 
 
 # --- the clock fixture itself ------------------------------------------------------------
