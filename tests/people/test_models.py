@@ -40,7 +40,12 @@ def test_one_answer_per_person_and_instance(make_person, make_attendance, instan
     person = make_person()
     make_attendance(person, instance, "yes")
 
-    with pytest.raises(IntegrityError), transaction.atomic():
+    # The one constraint, as PostgreSQL and SQLite name it, not some other failure.
+    one_answer = (
+        "unique_attendance_person_instance"
+        "|UNIQUE constraint failed: people_attendance.person_id, people_attendance.session_instance_id"
+    )
+    with pytest.raises(IntegrityError, match=one_answer), transaction.atomic():
         make_attendance(person, instance, "no")
 
     make_attendance(make_person(), instance, "maybe")
