@@ -92,8 +92,8 @@ def changelist_pks(client: Client, url: str) -> set[int]:
     return {row.pk for row in response.context["cl"].result_list}
 
 
-def changelist_queries(client: Client, url: str) -> int:
-    """How many SQL statements one GET of the changelist takes (after a warm-up GET)."""
+def page_queries(client: Client, url: str) -> int:
+    """How many SQL statements one GET of an admin page takes (after a warm-up GET)."""
     assert client.get(url).status_code == 200
     with CaptureQueriesContext(connection) as queries:
         assert client.get(url).status_code == 200

@@ -13,7 +13,7 @@ from django.contrib.messages import get_messages
 from sessions_app import admin as sessions_admin
 from sessions_app.active_sessions import SweepFailed
 from sessions_app.models import Session, SessionInstance, SessionSchedule, SweepRun, serialize_rules
-from tests.admin_helpers import change_form, changelist_pks, changelist_queries, pks
+from tests.admin_helpers import change_form, changelist_pks, page_queries, pks
 from tests.site_helpers import EVENING, login_client
 
 pytestmark = pytest.mark.django_db
@@ -404,10 +404,10 @@ def test_changelist_queries_do_not_grow_with_the_rows(
             SweepRun.objects.create(started_at=EVENING, evaluated_at=EVENING, trigger="cron", errors=[{"x": 1}])
 
     grow_to(3)
-    with_three = changelist_queries(admin_client, changelist)
+    with_three = page_queries(admin_client, changelist)
     grow_to(30)
     assert changelist_pks(admin_client, changelist).__len__() == 30
-    assert changelist_queries(admin_client, changelist) == with_three
+    assert page_queries(admin_client, changelist) == with_three
 
 
 def test_the_session_form_queries_do_not_grow_with_its_instances(admin_client, at_evening, thursdays, make_instance):
@@ -416,9 +416,9 @@ def test_the_session_form_queries_do_not_grow_with_its_instances(admin_client, a
             make_instance(thursdays, TONIGHT + timedelta(days=day))
 
     grow_to(3)
-    with_three = changelist_queries(admin_client, session_url(thursdays))
+    with_three = page_queries(admin_client, session_url(thursdays))
     grow_to(30)
-    assert changelist_queries(admin_client, session_url(thursdays)) == with_three
+    assert page_queries(admin_client, session_url(thursdays)) == with_three
 
 
 def test_every_instance_window_is_shown_in_the_sessions_local_time(
