@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date, time
+from datetime import date, datetime, time
 
 import pytest
 from django.contrib.auth.models import User
 
 from people.models import Attendance, Person
-from sessions_app import clock
+from sessions_app import clock as app_clock
 from sessions_app.active_sessions import update_active_sessions
 from sessions_app.models import Session, SessionInstance
+from tests.fixed_clock import FixedClock
 from tests.site_helpers import EVENING
 
 _counter = itertools.count(1)
@@ -75,9 +76,22 @@ def make_attendance(db):
 
 
 @pytest.fixture
-def at_evening(monkeypatch):
-    """Every clock read (views, services, sweeps) sees EVENING minus the lookahead."""
-    monkeypatch.setattr(clock, "now", lambda: EVENING - clock.lookahead())
+def clock(monkeypatch) -> FixedClock:
+    """The one way tests control time: ``clock.set(aware)``, ``clock.advance(minutes=5)``.
+
+    Replaces ``sessions_app.clock.now`` for the test (see ``tests/fixed_clock.py``);
+    reading it before ``set`` fails the test.
+    """
+    fixed = FixedClock()
+    monkeypatch.setattr(app_clock, "now", fixed.now)
+    return fixed
+
+
+@pytest.fixture
+def at_evening(clock: FixedClock) -> datetime:
+    """Every clock read (views, services, sweeps) sees EVENING minus the lookahead, so the
+    evaluation instant ``t`` is EVENING."""
+    clock.set(EVENING - app_clock.lookahead())
     return EVENING
 
 
@@ -86,7 +100,7 @@ def live_instance(at_evening, make_session, make_instance) -> SessionInstance:
     """Mueller Monday at Mueller's, Dublin, 21:00-23:30 on 2026-01-15: active at EVENING."""
     session = make_session(name="Mueller Monday", venue_name="Mueller's", city="Dublin", address="1 Quay St")
     instance = make_instance(session, date(2026, 1, 15))
-    update_active_sessions(EVENING - clock.lookahead())
+    update_active_sessions(EVENING - app_clock.lookahead())
     instance.refresh_from_db()
     assert instance.is_active
     return instance

@@ -13,6 +13,10 @@ from sessions_app.models import SessionInstance
 EVENING = datetime(2026, 1, 15, 21, 30, tzinfo=UTC)  # 21:30 in Dublin (winter: UTC+0)
 
 
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+
+
 def place(person: Person, instance: SessionInstance) -> None:
     Person.objects.filter(pk=person.pk).update(at_active_session_instance=instance)
 

@@ -13,7 +13,6 @@ import vobject
 
 from calendars.ical import Entry, build_calendar, on_wall_clock
 from people.models import Attendance
-from sessions_app import clock
 from sessions_app.models import Session, SessionInstance
 
 
@@ -29,14 +28,6 @@ def events_by_uid(calendar) -> dict[str, vobject.base.Component]:
 
 def uid_of(instance) -> str:
     return f"session-instance-{instance.pk}@testserver"
-
-
-@pytest.fixture
-def now_is(monkeypatch):
-    def set_now(instant: datetime) -> None:
-        monkeypatch.setattr(clock, "now", lambda: instant)
-
-    return set_now
 
 
 # (zone, local date, start, end): spring-forward and fall-back nights of 2026, sessions
@@ -63,13 +54,13 @@ DST_CASES = [
 @pytest.mark.django_db
 @pytest.mark.parametrize(("zone", "on", "start", "end"), DST_CASES)
 def test_session_feed_events_convert_to_the_stored_instants(
-    client, now_is, make_session, make_instance, zone, on, start, end
+    client, clock, make_session, make_instance, zone, on, start, end
 ):
     session = make_session(timezone=zone, start_time=start, end_time=end, address="1 Main St", city="Springfield")
     instance = make_instance(session, on)
     instance.refresh_from_db()
     assert instance.starts_at is not None and instance.ends_at > instance.starts_at
-    now_is(instance.starts_at - timedelta(days=3))
+    clock.set(instance.starts_at - timedelta(days=3))
     response = client.get(f"/sessions/{session.slug}/calendar.ics")
     calendar = parse(response)
     event = events_by_uid(calendar)[uid_of(instance)]
@@ -87,8 +78,9 @@ def test_session_feed_events_convert_to_the_stored_instants(
 
 @pytest.mark.django_db
 def test_person_feed_lists_yes_and_maybe_across_zones(
-    client, now_is, make_session, make_instance, make_person, make_attendance
+    client, clock, make_session, make_instance, make_person, make_attendance
 ):
+    clock.set(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
     new_york = make_session(timezone="America/New_York", start_time=time(1, 30), end_time=time(3, 30))
     dublin = make_session(timezone="Europe/Dublin", start_time=time(21, 0), end_time=time(1, 30))
     going = make_instance(new_york, date(2026, 3, 8))
@@ -101,7 +93,6 @@ def test_person_feed_lists_yes_and_maybe_across_zones(
     make_attendance(person, declined, "no")
     make_attendance(other, someone_elses, "yes")
     token = person.renew_calendar_token()
-    now_is(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
     calendar = parse(client.get(f"/calendar/{token}.ics"))
     events = events_by_uid(calendar)
     assert set(events) == {uid_of(going), uid_of(maybe)}
@@ -115,10 +106,10 @@ def test_person_feed_lists_yes_and_maybe_across_zones(
 
 
 @pytest.mark.django_db
-def test_range_uid_cancelled_and_updates(client, now_is, make_session, make_instance):
+def test_range_uid_cancelled_and_updates(client, clock, make_session, make_instance):
     session = make_session()
     today = date(2026, 5, 1)
-    now_is(datetime(2026, 5, 1, 12, 0, tzinfo=UTC))
+    clock.set(datetime(2026, 5, 1, 12, 0, tzinfo=UTC))
     too_old = make_instance(session, today - timedelta(days=31))
     oldest = make_instance(session, today - timedelta(days=29))
     last = make_instance(session, today + timedelta(days=55))
@@ -150,9 +141,9 @@ def test_range_uid_cancelled_and_updates(client, now_is, make_session, make_inst
 
 
 @pytest.mark.django_db
-def test_a_session_time_change_carried_to_instances_bumps_their_sequence(client, now_is, make_session, make_instance):
+def test_a_session_time_change_carried_to_instances_bumps_their_sequence(client, clock, make_session, make_instance):
     session = make_session()
-    now_is(datetime(2026, 5, 1, 12, 0, tzinfo=UTC))
+    clock.set(datetime(2026, 5, 1, 12, 0, tzinfo=UTC))
     instance = make_instance(session, date(2026, 5, 8))
     url = f"/sessions/{session.slug}/calendar.ics"
     a_while_ago = datetime(2026, 4, 1, tzinfo=UTC)  # saves in this test all happen within a second
@@ -170,12 +161,12 @@ def test_a_session_time_change_carried_to_instances_bumps_their_sequence(client,
 
 
 @pytest.mark.django_db
-def test_a_session_with_an_invalid_timezone_gives_all_day_events(client, now_is, make_session, make_instance):
+def test_a_session_with_an_invalid_timezone_gives_all_day_events(client, clock, make_session, make_instance):
     session = make_session()
     instance = make_instance(session, date(2026, 5, 8))
     Session.objects.filter(pk=session.pk).update(timezone="Mars/Olympus")
     SessionInstance.objects.filter(pk=instance.pk).update(starts_at=None, ends_at=None)
-    now_is(datetime(2026, 5, 1, 12, 0, tzinfo=UTC))
+    clock.set(datetime(2026, 5, 1, 12, 0, tzinfo=UTC))
     event = events_by_uid(parse(client.get(f"/sessions/{session.slug}/calendar.ics")))[uid_of(instance)]
     assert event.dtstart.value == date(2026, 5, 8)
 
@@ -225,10 +216,10 @@ def _many_instances(session, count: int, first_day: date) -> None:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("count", [5, 500])
-def test_session_feed_is_two_queries_whatever_its_size(client, now_is, make_session, django_assert_num_queries, count):
+def test_session_feed_is_two_queries_whatever_its_size(client, clock, make_session, django_assert_num_queries, count):
     session = make_session()
     now = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
-    now_is(now)
+    clock.set(now)
     _many_instances(session, count, (now - timedelta(days=29)).date())
     # 1: the session by slug; 2: its instances in range.
     with django_assert_num_queries(2):
@@ -239,10 +230,10 @@ def test_session_feed_is_two_queries_whatever_its_size(client, now_is, make_sess
 @pytest.mark.django_db
 @pytest.mark.parametrize("count", [5, 500])
 def test_person_feed_is_two_queries_whatever_its_size(
-    client, now_is, make_session, make_person, django_assert_num_queries, count
+    client, clock, make_session, make_person, django_assert_num_queries, count
 ):
     now = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
-    now_is(now)
+    clock.set(now)
     sessions = [make_session(), make_session(timezone="America/New_York")]
     for session in sessions:
         _many_instances(session, count // 2 + count % 2, (now - timedelta(days=29)).date())

@@ -135,16 +135,15 @@ def test_a_location_that_is_no_longer_yes_or_active_is_replaced(
 
 
 def test_yes_to_no_through_the_hook_moves_the_person_off_at_once(
-    make_session, make_instance, make_person, make_attendance, django_capture_on_commit_callbacks, monkeypatch
+    make_session, make_instance, make_person, make_attendance, django_capture_on_commit_callbacks, clock
 ):
+    t = clock.set(datetime(2026, 1, 15, 21, 0, tzinfo=UTC))
     instance = make_instance(make_session(), EVENING)
     person = make_person()
     answer = make_attendance(person, instance)
-    t = datetime(2026, 1, 15, 21, 0, tzinfo=UTC)
     sweep_at(t)
     assert where(person) == instance.pk
 
-    monkeypatch.setattr("sessions_app.clock.now", lambda: t)
     answer.status = "no"
     with django_capture_on_commit_callbacks(execute=True):
         answer.save()

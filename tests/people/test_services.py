@@ -4,13 +4,12 @@ import pytest
 
 from people.models import Attendance, Person
 from people.services import AttendanceRefused, answer, check_in, live_nearby, people_at
-from sessions_app import clock
 from sessions_app.active_sessions import update_active_sessions
+from sessions_app.clock import lookahead
 from sessions_app.models import SessionInstance
+from tests.site_helpers import EVENING
 
 pytestmark = pytest.mark.django_db
-
-EVENING = datetime(2026, 1, 15, 21, 30, tzinfo=UTC)  # 21:30 in Dublin (winter: UTC+0)
 
 
 @pytest.fixture
@@ -27,8 +26,8 @@ def two_live(make_session, make_instance):
     return instances
 
 
-def test_check_in_on_live_instance_moves_person_at_once(two_live, make_person, monkeypatch):
-    monkeypatch.setattr(clock, "now", lambda: EVENING)
+def test_check_in_on_live_instance_moves_person_at_once(two_live, make_person, clock):
+    clock.set(EVENING)
     person = make_person()
     check_in(person=person, instance=two_live[0])
     person.refresh_from_db()
@@ -38,9 +37,9 @@ def test_check_in_on_live_instance_moves_person_at_once(two_live, make_person, m
 
 
 def test_check_in_elsewhere_sticks_through_the_next_sweep(
-    two_live, make_person, make_attendance, monkeypatch, django_capture_on_commit_callbacks
+    two_live, make_person, make_attendance, clock, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setattr(clock, "now", lambda: EVENING - clock.lookahead())
+    clock.set(EVENING - lookahead())
     person = make_person()
     with django_capture_on_commit_callbacks(execute=True):
         make_attendance(person, two_live[0], "yes")  # the hook places them
@@ -117,10 +116,10 @@ def test_answer_rejects_unknown_status(make_session, make_instance, make_person)
     assert not Attendance.objects.exists()
 
 
-def test_answer_changes_status_and_moves_checked_in_at(make_session, make_instance, make_person, monkeypatch):
+def test_answer_changes_status_and_moves_checked_in_at(make_session, make_instance, make_person, clock):
     instance = make_instance(make_session(), date(2026, 1, 20))
     person = make_person()
-    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 1, 10, 12, tzinfo=UTC))
+    clock.set(datetime(2026, 1, 10, 12, tzinfo=UTC))
     answer(person=person, instance=instance, status="maybe")
     assert Attendance.objects.get().checked_in_at is None
     answer(person=person, instance=instance, status="yes")
@@ -167,48 +166,44 @@ def test_writers_refuse_an_instance_deleted_before_they_took_the_lock(
 DUBLIN_EVENING = date(2026, 1, 15)
 
 
-def _clock_at(monkeypatch, hour: int, minute: int) -> datetime:
-    instant = datetime(2026, 1, 15, hour, minute, tzinfo=UTC)
-    monkeypatch.setattr(clock, "now", lambda: instant)
-    return instant
+def dublin_evening_at(hour: int, minute: int) -> datetime:
+    return datetime(2026, 1, 15, hour, minute, tzinfo=UTC)
 
 
 def test_check_in_on_a_window_opened_since_the_last_sweep_places_the_person_at_once(
-    monkeypatch, make_session, make_instance, make_person
+    clock, make_session, make_instance, make_person
 ):
     later = make_instance(make_session(), DUBLIN_EVENING, start_time=time(22, 5), end_time=time(23, 59))
     person = make_person()
-    update_active_sessions(_clock_at(monkeypatch, 20, 59))  # t = 21:00: the window opens at 21:05
-    _clock_at(monkeypatch, 21, 10)
+    update_active_sessions(clock.set(dublin_evening_at(20, 59)))  # t = 21:00: the window opens at 21:05
+    clock.set(dublin_evening_at(21, 10))
     check_in(person=person, instance=later)
     person.refresh_from_db()
     later.refresh_from_db()
     assert later.is_active and person.at_active_session_instance_id == later.pk
 
 
-def test_check_in_elsewhere_between_sweeps_moves_the_person_there(
-    monkeypatch, make_session, make_instance, make_person
-):
+def test_check_in_elsewhere_between_sweeps_moves_the_person_there(clock, make_session, make_instance, make_person):
     first = make_instance(make_session(), DUBLIN_EVENING)  # 21:00-23:30, window from 20:00
     second = make_instance(make_session(), DUBLIN_EVENING, start_time=time(22, 5), end_time=time(23, 59))
     person = make_person()
-    update_active_sessions(_clock_at(monkeypatch, 20, 59))
-    _clock_at(monkeypatch, 21, 0)
+    update_active_sessions(clock.set(dublin_evening_at(20, 59)))
+    clock.set(dublin_evening_at(21, 0))
     check_in(person=person, instance=first)
-    _clock_at(monkeypatch, 21, 10)
+    clock.set(dublin_evening_at(21, 10))
     check_in(person=person, instance=second)
-    update_active_sessions(_clock_at(monkeypatch, 21, 14))
+    update_active_sessions(clock.set(dublin_evening_at(21, 14)))
     person.refresh_from_db()
     assert person.at_active_session_instance_id == second.pk
 
 
 def test_a_yes_on_a_window_opened_since_the_last_sweep_places_the_person_at_once(
-    monkeypatch, make_session, make_instance, make_person
+    clock, make_session, make_instance, make_person
 ):
     later = make_instance(make_session(), DUBLIN_EVENING, start_time=time(22, 5), end_time=time(23, 59))
     person = make_person()
-    update_active_sessions(_clock_at(monkeypatch, 20, 59))
-    _clock_at(monkeypatch, 21, 10)
+    update_active_sessions(clock.set(dublin_evening_at(20, 59)))
+    clock.set(dublin_evening_at(21, 10))
     answer(person=person, instance=later, status="yes")
     person.refresh_from_db()
     assert person.at_active_session_instance_id == later.pk

@@ -1,4 +1,4 @@
-"""A sweep that stops half-way, for ``test_sweep_sigkill``: run as a script, not collected.
+"""A sweep that stops half-way, for ``test_active_sessions_sigkill``: run as a script, not collected.
 
 It sets Django up against the database named by ``DATABASE_URL``, wraps the person step
 (``people.location.relocate_people``, wherever the engine holds a reference to it) so

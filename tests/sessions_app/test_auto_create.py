@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.conf import settings
 
-from sessions_app import clock
 from sessions_app.active_sessions import auto_create_scheduled_instances, update_active_sessions
 from sessions_app.models import Session, SessionInstance
 
@@ -120,17 +119,9 @@ def test_a_deleted_instance_is_not_re_created(auto_session):
     assert instance_dates(session) == [date(2026, 1, 16), date(2026, 1, 22)]
 
 
-@pytest.fixture
-def frozen(monkeypatch):
-    def freeze(instant: datetime) -> None:
-        monkeypatch.setattr(clock, "now", lambda: instant)
-
-    return freeze
-
-
-def test_schedule_change_restarts_the_horizon(auto_session, make_person, make_attendance, frozen):
+def test_schedule_change_restarts_the_horizon(auto_session, make_person, make_attendance, clock):
     t = datetime(2026, 1, 14, 12, 0, tzinfo=UTC)
-    frozen(t)
+    clock.set(t)
     session = auto_session("RRULE:FREQ=WEEKLY;BYDAY=TH,FR", auto_create_hours_ahead=168)
     sweep_at(t)
     assert instance_dates(session) == [date(2026, 1, 15), date(2026, 1, 16)]
@@ -141,7 +132,7 @@ def test_schedule_change_restarts_the_horizon(auto_session, make_person, make_at
     session.recurrence = "RRULE:FREQ=WEEKLY;BYDAY=SA"
     session.save()
     later = t + timedelta(minutes=5)
-    frozen(later)
+    clock.set(later)
     result = sweep_at(later)
     # Thursday no longer matches and nobody answered: gone. Friday has an answer: kept.
     assert instance_dates(session) == [date(2026, 1, 16), date(2026, 1, 17)]
@@ -149,9 +140,9 @@ def test_schedule_change_restarts_the_horizon(auto_session, make_person, make_at
     assert result["auto_created"][0]["dates"] == ["2026-01-17"]
 
 
-def test_schedule_change_re_creates_a_deleted_occurrence(auto_session, frozen):
+def test_schedule_change_re_creates_a_deleted_occurrence(auto_session, clock):
     t = datetime(2026, 1, 14, 12, 0, tzinfo=UTC)
-    frozen(t)
+    clock.set(t)
     session = auto_session(auto_create_hours_ahead=48)
     sweep_at(t)
     session.instances.get().delete()

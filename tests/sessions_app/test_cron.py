@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import OperationalError
 
 from sessions_app import active_sessions, cron
+from sessions_app.models import SweepRun
 
 pytestmark = pytest.mark.django_db
 
@@ -18,6 +19,8 @@ def test_the_cron_entry_runs_the_job_on_the_contract_schedule():
 
 def test_a_sweep_that_runs_is_reported_as_run():
     assert cron.check_active_sessions() is True
+    run = SweepRun.objects.get()  # it did sweep, once, as the cron job
+    assert (run.trigger, run.status, run.simulated) == ("cron", "ok", False)
 
 
 def test_a_failed_sweep_is_logged_as_an_error(monkeypatch, caplog):

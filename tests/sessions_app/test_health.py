@@ -12,7 +12,6 @@ from django.db import OperationalError, connection
 from django.test import Client, override_settings
 from django.urls import reverse
 
-from sessions_app import clock
 from sessions_app.health import SWEEP_STALE_AFTER, sweep_health
 from sessions_app.models import SessionInstance, SweepRun
 from tests.site_helpers import EVENING
@@ -21,9 +20,8 @@ NOW = EVENING
 
 
 @pytest.fixture
-def frozen_now(monkeypatch):
-    monkeypatch.setattr(clock, "now", lambda: NOW)
-    return NOW
+def frozen_now(clock):
+    return clock.set(NOW)
 
 
 def record_run(*, ago: timedelta, trigger="cron", status="ok", simulated=False, took=timedelta(seconds=2), **counts):

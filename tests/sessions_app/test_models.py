@@ -13,9 +13,10 @@ import pytest
 import recurrence
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import UniqueConstraint
 
-from sessions_app import clock
 from sessions_app.models import Session, SessionInstance
+from tests.site_helpers import utc
 
 pytestmark = pytest.mark.django_db
 
@@ -23,14 +24,9 @@ pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 
 
-def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=UTC)
-
-
 @pytest.fixture
-def frozen_clock(monkeypatch):
-    monkeypatch.setattr(clock, "now", lambda: NOW)
-    return NOW
+def frozen_clock(clock):
+    return clock.set(NOW)
 
 
 def stored_window(instance: SessionInstance) -> tuple:
@@ -42,9 +38,29 @@ def stored_times(instance: SessionInstance) -> tuple:
     return tuple(SessionInstance.objects.values_list("start_time", "end_time").get(pk=instance.pk))
 
 
-def expect_integrity_error(write) -> None:
-    with pytest.raises(IntegrityError), transaction.atomic():
+def expect_integrity_error(write, *, violates: str) -> None:
+    """``write`` fails on the constraint ``violates`` (its name, or the columns SQLite names
+    for a plain unique constraint), not on some other error of the database."""
+    with pytest.raises(IntegrityError) as caught, transaction.atomic():
         write()
+    first_line = str(caught.value).splitlines()[0]  # PostgreSQL adds a DETAIL line
+    assert first_line in constraint_messages(violates), caught.value
+
+
+def constraint_messages(name: str) -> set[str]:
+    """What PostgreSQL and SQLite say when the named constraint is violated."""
+    for model in (Session, SessionInstance):
+        for constraint in model._meta.constraints:
+            if constraint.name != name:
+                continue
+            if isinstance(constraint, UniqueConstraint):
+                column = {field.name: field.column for field in model._meta.concrete_fields}
+                columns = ", ".join(f"{model._meta.db_table}.{column[field]}" for field in constraint.fields)
+                postgresql = f'duplicate key value violates unique constraint "{name}"'
+                return {f"UNIQUE constraint failed: {columns}", postgresql}
+            postgresql = f'new row for relation "{model._meta.db_table}" violates check constraint "{name}"'
+            return {f"CHECK constraint failed: {name}", postgresql}
+    raise LookupError(name)
 
 
 def field_errors(obj) -> dict:
@@ -61,8 +77,13 @@ def test_a_second_active_instance_of_one_session_is_rejected(make_session, make_
     make_instance(session, date(2026, 1, 15), is_active=True)
     second = make_instance(session, date(2026, 1, 16))
 
-    expect_integrity_error(lambda: SessionInstance.objects.filter(pk=second.pk).update(is_active=True))
-    expect_integrity_error(lambda: make_instance(session, date(2026, 1, 17), is_active=True))
+    expect_integrity_error(
+        lambda: SessionInstance.objects.filter(pk=second.pk).update(is_active=True),
+        violates="one_active_instance_per_session",
+    )
+    expect_integrity_error(
+        lambda: make_instance(session, date(2026, 1, 17), is_active=True), violates="one_active_instance_per_session"
+    )
 
     assert SessionInstance.objects.filter(session=session, is_active=True).count() == 1
     assert SessionInstance.objects.filter(session=session).count() == 2
@@ -83,9 +104,12 @@ def test_each_session_may_have_one_active_instance(make_session, make_instance):
 def test_hours_ahead_outside_1_to_168_is_rejected_by_the_database(make_session, hours):
     session = make_session()
 
-    expect_integrity_error(lambda: Session.objects.filter(pk=session.pk).update(auto_create_hours_ahead=hours))
+    expect_integrity_error(
+        lambda: Session.objects.filter(pk=session.pk).update(auto_create_hours_ahead=hours),
+        violates="session_hours_ahead_1_168",
+    )
     session.auto_create_hours_ahead = hours
-    expect_integrity_error(session.save)
+    expect_integrity_error(session.save, violates="session_hours_ahead_1_168")
 
     assert Session.objects.get(pk=session.pk).auto_create_hours_ahead == 24
 
@@ -110,7 +134,9 @@ def test_hours_ahead_outside_1_to_168_is_rejected_by_full_clean(make_session, ho
 def test_buffers_above_720_are_rejected(make_session, field):
     session = make_session()
 
-    expect_integrity_error(lambda: Session.objects.filter(pk=session.pk).update(**{field: 721}))
+    expect_integrity_error(
+        lambda: Session.objects.filter(pk=session.pk).update(**{field: 721}), violates="session_buffers_at_most_720"
+    )
     setattr(session, field, 721)
     assert set(field_errors(session)) == {field}
 
@@ -131,7 +157,10 @@ def test_one_instance_per_session_date_and_start_time(make_session, make_instanc
     session = make_session()
     make_instance(session, date(2026, 1, 15), start_time=time(20, 0))
 
-    expect_integrity_error(lambda: make_instance(session, date(2026, 1, 15), start_time=time(20, 0)))
+    expect_integrity_error(
+        lambda: make_instance(session, date(2026, 1, 15), start_time=time(20, 0)),
+        violates="unique_instance_session_date_start",
+    )
 
     # Festival afternoon and evening sets on one date, and the same time on another
     # session, are all fine.

@@ -1,6 +1,7 @@
 """Pure recurrence expansion (no database): rules + anchor + zone -> local starts."""
 
 from datetime import UTC, date, datetime, time
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -106,9 +107,9 @@ def test_weekly_keeps_local_wall_clock_time_across_dst():
 def test_bounds_are_half_open():
     start = datetime(2026, 1, 15, 21, 0, tzinfo=DUBLIN)
     rules = recurrence.deserialize("RRULE:FREQ=WEEKLY;BYDAY=TH")
-    common = {"anchor_date": date(2026, 1, 1), "start_time": time(21, 0), "tz": DUBLIN}
-    assert occurrence_starts(rules, after=start, before=start.replace(minute=1), **common) == [start]
-    assert occurrence_starts(rules, after=start.replace(hour=20), before=start, **common) == []
+    expand = partial(occurrence_starts, rules, anchor_date=date(2026, 1, 1), start_time=time(21, 0), tz=DUBLIN)
+    assert expand(after=start, before=start.replace(minute=1)) == [start]
+    assert expand(after=start.replace(hour=20), before=start) == []
 
 
 def test_no_rules_no_occurrences():

@@ -8,7 +8,7 @@ from django.core import serializers
 from django.db import connection, transaction
 
 from people.models import Attendance, Person
-from sessions_app import active_sessions, clock
+from sessions_app import active_sessions
 from sessions_app.active_sessions import ADVISORY_LOCK_KEY, SweepFailed, update_active_sessions
 from sessions_app.models import Session, SessionInstance, SweepRun
 from tests.sessions_app.test_active_sessions import second_connection
@@ -21,9 +21,9 @@ TODAY = date(2026, 1, 15)
 
 
 @pytest.fixture(autouse=True)
-def frozen_clock(monkeypatch):
-    """Hooks read the clock (they have no ``now`` to pass): freeze it where they read it."""
-    monkeypatch.setattr(clock, "now", lambda: NOW)
+def frozen_clock(clock):
+    """Hooks read the clock (they have no ``now`` to pass): set it where they read it."""
+    clock.set(NOW)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ on that date (noted in each row), not by calling the code under test.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pytest
@@ -20,10 +20,7 @@ from sessions_app.windows import (
     local_to_utc,
     zone,
 )
-
-
-def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+from tests.site_helpers import utc
 
 
 def window_of(zone_name, on, start, end, before=60, after=60):

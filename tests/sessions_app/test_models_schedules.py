@@ -12,20 +12,16 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from sessions_app import clock
 from sessions_app.active_sessions import update_active_sessions
 from sessions_app.models import Session, SessionInstance, SessionSchedule
 from sessions_app.views import describe_schedule
+from tests.site_helpers import utc
 
 pytestmark = pytest.mark.django_db
 
 TUESDAYS = "RRULE:FREQ=WEEKLY;BYDAY=TU"
 SUNDAYS = "RRULE:FREQ=WEEKLY;BYDAY=SU"
 EVERY_OTHER_SUNDAY = "RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=SU"
-
-
-def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=UTC)
 
 
 def sweep_at(t: datetime) -> dict:
@@ -37,14 +33,6 @@ def sweep_daily(first: date, last: date, at: time = time(12, 0)) -> None:
     while day <= last:
         sweep_at(datetime.combine(day, at, tzinfo=UTC))
         day += timedelta(days=1)
-
-
-@pytest.fixture
-def frozen(monkeypatch):
-    def freeze(instant: datetime) -> None:
-        monkeypatch.setattr(clock, "now", lambda: instant)
-
-    return freeze
 
 
 @pytest.fixture
@@ -68,7 +56,7 @@ def rows(session: Session) -> list[tuple]:
     return list(session.instances.order_by("starts_at").values_list("date", "start_time", "schedule_id"))
 
 
-def starts(session: Session) -> list[datetime]:
+def starts(session: Session) -> list[datetime | None]:
     return list(session.instances.order_by("starts_at").values_list("starts_at", flat=True))
 
 
@@ -232,10 +220,10 @@ WEEKENDS = "RRULE:FREQ=WEEKLY;BYDAY=SA,SU"
 
 
 def test_a_slot_time_change_moves_its_future_instances_with_and_without_answers(
-    two_slot_session, make_person, make_attendance, frozen, django_capture_on_commit_callbacks
+    two_slot_session, make_person, make_attendance, clock, django_capture_on_commit_callbacks
 ):
     t = utc(2026, 1, 9, 12)
-    frozen(t)
+    clock.set(t)
     session, slot = two_slot_session(WEEKENDS, auto_create_hours_ahead=168)
     sweep_at(t)
     saturday, sunday = session.instances.filter(schedule=slot).order_by("date")
@@ -262,9 +250,9 @@ def test_a_slot_time_change_moves_its_future_instances_with_and_without_answers(
     assert list(sunday.attendances.all()) == [answer]
 
 
-def test_a_slot_time_change_keeps_an_individually_edited_instance(two_slot_session, frozen):
+def test_a_slot_time_change_keeps_an_individually_edited_instance(two_slot_session, clock):
     t = utc(2026, 1, 9, 12)
-    frozen(t)
+    clock.set(t)
     session, slot = two_slot_session(WEEKENDS, auto_create_hours_ahead=168)
     sweep_at(t)
     saturday = session.instances.get(schedule=slot, date=date(2026, 1, 10))
@@ -277,10 +265,10 @@ def test_a_slot_time_change_keeps_an_individually_edited_instance(two_slot_sessi
 
 
 def test_a_slot_rules_change_removes_its_answerless_future_instances_only(
-    two_slot_session, make_person, make_attendance, frozen
+    two_slot_session, make_person, make_attendance, clock
 ):
     t = utc(2026, 1, 9, 12)
-    frozen(t)
+    clock.set(t)
     session, slot = two_slot_session(WEEKENDS, auto_create_hours_ahead=168)
     sweep_at(t)
     saturday, sunday = session.instances.filter(schedule=slot).order_by("date")
@@ -290,7 +278,7 @@ def test_a_slot_rules_change_removes_its_answerless_future_instances_only(
     slot.save()
     session.refresh_from_db()
     assert session.auto_created_until is None and session.auto_create_due_at is None  # restarted
-    frozen(t + timedelta(minutes=5))
+    clock.set(t + timedelta(minutes=5))
     sweep_at(t + timedelta(minutes=5))
     # Saturday had no answer: gone. Sunday has one: kept. Monday comes.
     assert rows(session) == [
@@ -302,10 +290,10 @@ def test_a_slot_rules_change_removes_its_answerless_future_instances_only(
 
 
 def test_a_deleted_slot_takes_its_answerless_future_instances_with_it(
-    two_slot_session, make_person, make_attendance, frozen, django_capture_on_commit_callbacks
+    two_slot_session, make_person, make_attendance, clock, django_capture_on_commit_callbacks
 ):
     t = utc(2026, 1, 9, 12)
-    frozen(t)
+    clock.set(t)
     session, slot = two_slot_session(WEEKENDS, auto_create_hours_ahead=168)
     past = SessionInstance.objects.create(session=session, schedule=slot, date=date(2026, 1, 4))
     sweep_at(t)
@@ -322,7 +310,7 @@ def test_a_deleted_slot_takes_its_answerless_future_instances_with_it(
     assert sunday.attendances.count() == 1
     # Nothing comes back on later sweeps; the main slot goes on.
     for day in range(10, 21):
-        frozen(utc(2026, 1, day, 12))
+        clock.set(utc(2026, 1, day, 12))
         sweep_at(utc(2026, 1, day, 12))
     assert sorted(session.instances.values_list("date", "start_time")) == [
         (date(2026, 1, 4), time(16)),
@@ -332,8 +320,8 @@ def test_a_deleted_slot_takes_its_answerless_future_instances_with_it(
     ]
 
 
-def test_saving_a_slot_creates_its_instances_on_commit(two_slot_session, frozen, django_capture_on_commit_callbacks):
-    frozen(utc(2026, 1, 11, 6) - settings.ACTIVE_SESSION_LOOKAHEAD)
+def test_saving_a_slot_creates_its_instances_on_commit(two_slot_session, clock, django_capture_on_commit_callbacks):
+    clock.set(utc(2026, 1, 11, 6) - settings.ACTIVE_SESSION_LOOKAHEAD)
     session = Session.objects.create(
         name="Hooked",
         slug="hooked",
@@ -350,9 +338,9 @@ def test_saving_a_slot_creates_its_instances_on_commit(two_slot_session, frozen,
     assert rows(session) == [(date(2026, 1, 11), time(16), session.schedules.get().pk)]
 
 
-def test_a_main_slot_time_change_leaves_the_other_slots_instances_alone(two_slot_session, frozen):
+def test_a_main_slot_time_change_leaves_the_other_slots_instances_alone(two_slot_session, clock):
     t = utc(2026, 1, 9, 12)
-    frozen(t)
+    clock.set(t)
     session, slot = two_slot_session(
         "RRULE:FREQ=WEEKLY;BYDAY=SU", start=time(21), end=time(23), auto_create_hours_ahead=168
     )
@@ -457,10 +445,10 @@ def test_the_schedule_in_words_lists_every_slot(two_slot_session, client):
 
 
 def test_deleting_a_session_with_slots_and_instances_deletes_everything(
-    two_slot_session, make_person, make_attendance, frozen, django_capture_on_commit_callbacks
+    two_slot_session, make_person, make_attendance, clock, django_capture_on_commit_callbacks
 ):
     t = utc(2026, 1, 9, 12)
-    frozen(t)
+    clock.set(t)
     session, slot = two_slot_session(WEEKENDS, auto_create_hours_ahead=168)
     sweep_at(t)
     make_attendance(make_person(), session.instances.get(schedule=slot, date=date(2026, 1, 11)), "yes")
@@ -470,9 +458,9 @@ def test_deleting_a_session_with_slots_and_instances_deletes_everything(
     assert not SessionInstance.objects.exists()
 
 
-def test_slots_can_be_deleted_in_bulk(two_slot_session, frozen):
+def test_slots_can_be_deleted_in_bulk(two_slot_session, clock):
     t = utc(2026, 1, 9, 12)
-    frozen(t)
+    clock.set(t)
     session, slot = two_slot_session(WEEKENDS, auto_create_hours_ahead=168)
     sweep_at(t)
     SessionSchedule.objects.filter(session=session).delete()
@@ -488,9 +476,9 @@ def test_unreadable_main_rules_are_an_error_while_the_further_slot_still_works(t
     assert rows(session) == [(date(2026, 1, 11), time(16), slot.pk)]
 
 
-def test_the_session_page_lists_the_upcoming_instances_of_all_slots_in_date_order(two_slot_session, client, frozen):
+def test_the_session_page_lists_the_upcoming_instances_of_all_slots_in_date_order(two_slot_session, client, clock):
     t = utc(2026, 1, 9, 12)
-    frozen(t)
+    clock.set(t)
     session, slot = two_slot_session(WEEKENDS, auto_create_hours_ahead=168)
     sweep_at(t)
     html = client.get(f"/sessions/{session.slug}/").content.decode()

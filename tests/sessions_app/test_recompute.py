@@ -13,10 +13,11 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from sessions_app import clock, recompute
+from sessions_app import recompute
 from sessions_app.models import Session, SessionInstance, TimeZoneDataVersion
 from sessions_app.recompute import recompute_windows
 from sessions_app.windows import tz_database_version
+from tests.site_helpers import utc
 
 pytestmark = pytest.mark.django_db
 
@@ -24,10 +25,6 @@ ROOT = Path(__file__).resolve().parents[2]
 # Noon on 2026-01-15: instances dated from the 15th on have not ended, the 14th's has.
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 WINDOW = ("starts_at", "ends_at", "active_from", "active_until")
-
-
-def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=UTC)
 
 
 # Europe/Dublin in January is UTC+0; 21:00-23:30 with 60-minute buffers.
@@ -39,8 +36,8 @@ def stored(instance: SessionInstance) -> tuple:
 
 
 @pytest.fixture(autouse=True)
-def frozen_clock(monkeypatch):
-    monkeypatch.setattr(clock, "now", lambda: NOW)
+def frozen_clock(clock):
+    clock.set(NOW)
 
 
 @pytest.fixture

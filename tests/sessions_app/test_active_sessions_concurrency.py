@@ -13,7 +13,10 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
+from functools import partial
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -22,7 +25,6 @@ from django.db import connection
 
 from people import services
 from people.models import Attendance, Person
-from sessions_app import clock
 from sessions_app.active_sessions import update_active_sessions
 from sessions_app.models import Session, SessionInstance, SweepRun
 from tests.oracle import (
@@ -50,19 +52,19 @@ def postgresql_only():
 
 
 @pytest.fixture
-def fixed_clock(monkeypatch):
+def fixed_clock(clock):
     """Every thread's clock (services, hooks, sweeps) reads NOW."""
-    monkeypatch.setattr(clock, "now", lambda: NOW)
+    clock.set(NOW)
 
 
 class ErrorRecords(logging.Handler):
     def __init__(self):
         super().__init__(level=logging.ERROR)
         self.records: list[logging.LogRecord] = []
-        self.lock = threading.Lock()
+        self.guard = threading.Lock()  # not ``lock``: logging.Handler has its own
 
     def emit(self, record):
-        with self.lock:
+        with self.guard:
             self.records.append(record)
 
 
@@ -79,7 +81,7 @@ def logged_errors():
         logger.removeHandler(handler)
 
 
-def run_at_once(jobs: dict[str, callable], *, allowed: dict[str, tuple] | None = None) -> dict:
+def run_at_once(jobs: dict[str, Callable[[], Any]], *, allowed: dict[str, tuple] | None = None) -> dict:
     """Run each job in its own thread (own connection), released together by a barrier.
 
     Returns ``{name: result}``; every exception except the ``allowed`` ones for that job
@@ -130,7 +132,7 @@ def make_person(name: str) -> Person:
 
 def round_world():
     """Live instances of four sessions (all open at T), people answering and checked in."""
-    w = {}
+    w: dict[str, Any] = {}  # the round's instances and people, by role
     w["a1"] = SessionInstance.objects.create(session=make_session("Alpha", time(21, 0), time(23, 30)), date=TODAY)
     w["a2"] = SessionInstance.objects.create(
         session=w["a1"].session, date=TODAY, start_time=time(22, 0), end_time=time(23, 59)
@@ -265,7 +267,7 @@ def test_sweeps_at_one_moment_do_the_work_once(fixed_clock, logged_errors):
         assert not before.active & {i.pk for i in instances}
         runs_before = set(SweepRun.objects.values_list("pk", flat=True))
 
-        results = run_at_once({f"sweep {n}": lambda now=now: update_active_sessions(now) for n in range(4)})
+        results = run_at_once({f"sweep {n}": partial(update_active_sessions, now) for n in range(4)})
 
         worked = [r for r in results.values() if "skipped" not in r and (r["activated"] or r["people_moved"])]
         assert len(worked) == 1, f"sweeps that did work: {worked}"

@@ -1,5 +1,5 @@
 """The sweep's statement count with two time slots per session: the same fixed count as
-with one (``test_sweep_query_counts``), at 1,000 and 100,000 sessions, busy or steady.
+with one (``test_active_sessions_query_counts``), at 1,000 and 100,000 sessions, busy or steady.
 The instances carry their own times, so activation and the person step never look at
 the slots; auto-create reads them only for the sessions that are due."""
 
@@ -10,7 +10,7 @@ import pytest
 from bench import data
 from sessions_app.active_sessions import update_active_sessions
 from sessions_app.models import SessionInstance, SessionSchedule
-from tests.sessions_app.test_sweep_query_counts import BUSY_EXTRA, STEADY, expected
+from tests.sessions_app.test_active_sessions_query_counts import BUSY_EXTRA, STEADY, expected
 
 
 @pytest.mark.django_db

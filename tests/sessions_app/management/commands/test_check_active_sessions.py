@@ -16,7 +16,7 @@ from sessions_app.models import SessionInstance, SweepRun
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 STAMP = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} - "
 
 
@@ -170,4 +170,4 @@ def test_every_sweep_heals_and_full_is_accepted(make_session, make_instance):
     out = StringIO()
     call_command("check_active_sessions", "--full", simulate_time="2026-01-15T21:02Z", stdout=out)
     assert "Deactivated: 1 sessions" in out.getvalue()
-    assert SweepRun.objects.order_by("-pk").first().full
+    assert SweepRun.objects.latest("pk").full

@@ -1,11 +1,12 @@
-"""The oracle itself (``tests/oracle.py``) against cases worked out by hand from SPEC 2-3,
+"""The oracle itself (``tests/oracle/__init__.py``) against cases worked out by hand from SPEC 2-3,
 so that the sweep tests compare the engine with something known to be right."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from tests.oracle import Snapshot, expected_active, expected_locations, expected_window
+from tests.oracle import Snapshot, Window, expected_active, expected_locations, expected_window
+from tests.site_helpers import utc
 
 T = datetime(2026, 1, 15, 21, 30, tzinfo=UTC)
 
@@ -53,6 +54,12 @@ def instance(
     return row
 
 
+def window_of(row: dict, session_row: dict) -> Window:
+    window = expected_window(row, session_row)
+    assert window is not None, row
+    return window
+
+
 def snap(sessions, instances, attendances=(), locations=None) -> Snapshot:
     return Snapshot(
         {s["id"]: s for s in sessions}, {i["id"]: i for i in instances}, list(attendances), dict(locations or {})
@@ -68,10 +75,6 @@ def yes(person, instance_id, checked=None, left=None, status="yes") -> dict:
         "checked_in_at": checked,
         "left_at": left,
     }
-
-
-def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=UTC)
 
 
 # --- Windows -------------------------------------------------------------------------
@@ -90,20 +93,20 @@ def test_window_in_winter_and_past_midnight():
 def test_a_start_in_the_spring_gap_moves_forward_by_the_gap():
     # Berlin, 2026-03-29: 02:00 CET jumps to 03:00 CEST. 02:30 does not exist -> 03:30 CEST.
     row = {"date": date(2026, 3, 29), "start_time": time(2, 30), "end_time": time(4, 0)}
-    starts_at, ends_at, _, _ = expected_window(row, session(tz="Europe/Berlin"))
+    starts_at, ends_at, _, _ = window_of(row, session(tz="Europe/Berlin"))
     assert (starts_at, ends_at) == (utc(2026, 3, 29, 1, 30), utc(2026, 3, 29, 2, 0))
 
 
 def test_a_shifted_start_past_the_end_keeps_the_wall_clock_length():
     row = {"date": date(2026, 3, 29), "start_time": time(2, 50), "end_time": time(3, 10)}
-    starts_at, ends_at, _, _ = expected_window(row, session(tz="Europe/Berlin"))
+    starts_at, ends_at, _, _ = window_of(row, session(tz="Europe/Berlin"))
     assert (starts_at, ends_at) == (utc(2026, 3, 29, 1, 50), utc(2026, 3, 29, 2, 10))
 
 
 def test_an_ambiguous_time_is_its_first_occurrence():
     # Berlin, 2026-10-25: 03:00 CEST goes back to 02:00 CET; 02:30 happens twice.
     row = {"date": date(2026, 10, 25), "start_time": time(2, 30), "end_time": time(5, 0)}
-    starts_at, ends_at, _, _ = expected_window(row, session(tz="Europe/Berlin"))
+    starts_at, ends_at, _, _ = window_of(row, session(tz="Europe/Berlin"))
     assert (starts_at, ends_at) == (utc(2026, 10, 25, 0, 30), utc(2026, 10, 25, 4, 0))
 
 

@@ -1,7 +1,7 @@
 """Property-based: random sessions in any IANA zone, random instances (past midnight,
 overlapping, several a date, cancelled, terminated), random answers, check-ins,
 ``left_at``, wrong starting state and writes around the models between sweeps; after
-every sweep the database equals the independent oracle of SPEC 3 (``tests/oracle.py``),
+every sweep the database equals the independent oracle of SPEC 3 (``tests/oracle/__init__.py``),
 and a second sweep at the same ``t`` changes nothing.
 
 Each example runs in its own transaction, rolled back at the end; on-commit hooks never
@@ -172,7 +172,7 @@ def build(data, base: date):
 def wrong_state(data, instances, people) -> None:
     """Starting state nobody computed: hand-set flags and locations."""
     flagged = data.draw(st.lists(st.integers(0, len(instances) - 1), max_size=3, unique=True), label="flagged")
-    by_session = {}
+    by_session: dict[int, int] = {}  # session id -> the one instance flagged active
     for i in flagged:
         by_session.setdefault(instances[i].session_id, instances[i].pk)
     SessionInstance.objects.filter(pk__in=by_session.values()).update(is_active=True)

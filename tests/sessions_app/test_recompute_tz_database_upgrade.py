@@ -21,6 +21,7 @@ from sessions_app.active_sessions import reevaluate, update_active_sessions
 from sessions_app.models import SessionInstance, SweepRun, TimeZoneDataVersion
 from sessions_app.recompute import recompute_windows_if_tz_database_changed
 from sessions_app.windows import forget_loaded_zones, tz_database_version, zone
+from tests.site_helpers import utc
 
 WINDOW = ("starts_at", "ends_at", "active_from", "active_until")
 # Evaluated instant: 18:30 UTC on 2026-01-15. Dublin (UTC+0 in January) at 21:00-23:30
@@ -30,10 +31,6 @@ T = datetime(2026, 1, 15, 18, 30, tzinfo=UTC)
 
 # A wall-clock time asked of a zone (naive on purpose: utcoffset() takes the local time).
 WINTER_WALL_TIME = datetime(2026, 1, 15)  # noqa: DTZ001
-
-
-def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=UTC)
 
 
 def stored(instance: SessionInstance) -> tuple:
@@ -113,7 +110,7 @@ def test_the_sweep_after_a_tz_upgrade_recomputes_and_activates_with_the_new_wind
     assert [entry["instance_id"] for entry in result["activated"]] == [made["tonight"].pk]
     assert active_ids() == {made["tonight"].pk}
     assert SweepRun.objects.order_by("-pk").values_list("full", flat=True).first() is True
-    latest = TimeZoneDataVersion.objects.order_by("-pk").first()
+    latest = TimeZoneDataVersion.objects.latest("pk")
     assert latest.version.startswith(f"{directory} 2099a; ")
     assert latest.instances_recomputed == 2
     assert TimeZoneDataVersion.objects.count() == 2

@@ -90,7 +90,7 @@ def test_a_killed_sweep_leaves_the_database_as_before_and_the_next_one_completes
 
         def reached() -> dict | None:
             if process.poll() is not None:
-                pytest.fail(f"the sweep process ended (exit {process.returncode}): {process.stderr.read()}")
+                pytest.fail(f"the sweep process ended (exit {process.returncode}): {process.communicate()[1]}")
             return json.loads(marker.read_text()) if marker.exists() and marker.read_text() else None
 
         seen = wait_for(reached, seconds=60, what="the sweep to reach the person step")

@@ -26,6 +26,9 @@ from zoneinfo import ZoneInfo, available_timezones
 from people.models import Attendance, Person
 from sessions_app.models import Session, SessionInstance, SweepRun
 
+# (starts_at, ends_at, active_from, active_until), all UTC.
+Window = tuple[datetime, datetime, datetime, datetime]
+
 SESSION_COLUMNS = (
     "id",
     "timezone",
@@ -82,7 +85,9 @@ def snapshot() -> Snapshot:
     sessions = {row["id"]: row for row in Session.objects.order_by().values(*SESSION_COLUMNS)}
     instances = {row["id"]: row for row in SessionInstance.objects.order_by().values(*INSTANCE_INPUTS, "is_active")}
     attendances = list(Attendance.objects.order_by().values(*ATTENDANCE_COLUMNS))
-    locations = dict(Person.objects.order_by().values_list("id", "at_active_session_instance_id"))
+    locations: dict[int, int | None] = dict(
+        Person.objects.order_by().values_list("id", "at_active_session_instance_id")
+    )
     return Snapshot(sessions, instances, attendances, locations, SweepRun.objects.count())
 
 
@@ -142,7 +147,7 @@ def expected_locations(
         if row["status"] == "yes" and row["left_at"] is None and row["session_instance_id"] in active:
             candidates.setdefault(row["person_id"], []).append(row["session_instance_id"])
             checked[(row["person_id"], row["session_instance_id"])] = row["checked_in_at"]
-    result = {}
+    result: dict[int, int | None] = {}
     for person_id in snap.locations:
         options = candidates.get(person_id, [])
         here = previous.get(person_id)
@@ -176,7 +181,7 @@ def local_instant(on: date, wall: time, tz: ZoneInfo) -> datetime:
     return datetime(on.year, on.month, on.day, wall.hour, wall.minute, wall.second, tzinfo=tz, fold=0).astimezone(UTC)
 
 
-def expected_window(instance: dict, session: dict) -> tuple | None:
+def expected_window(instance: dict, session: dict) -> Window | None:
     """(starts_at, ends_at, active_from, active_until) for one instance, or ``None`` when a
     time is unknown or the zone is not an IANA name."""
     if instance["start_time"] is None or instance["end_time"] is None:
@@ -201,10 +206,13 @@ def window_mismatches(snap: Snapshot) -> list[tuple]:
     """Instances whose stored window differs from the independent computation."""
     wrong = []
     for pk, instance in snap.instances.items():
-        want = expected_window(instance, snap.sessions[instance["session_id"]])
         have = (instance["starts_at"], instance["ends_at"], instance["active_from"], instance["active_until"])
-        if want is None:
-            want = (None, None, None, None)
+        want: tuple[datetime | None, ...] = expected_window(instance, snap.sessions[instance["session_id"]]) or (
+            None,
+            None,
+            None,
+            None,
+        )
         if want != have:
             wrong.append((pk, have, want))
     return wrong

@@ -110,7 +110,7 @@ def test_answering_ahead_creates_the_instance_as_auto_create_would(fortnightly, 
     client = login_client(member.user)
     response = client.post(f"/sessions/{fortnightly.slug}/on/2026-02-28/answer/", {"status": "yes"})
     instance = SessionInstance.objects.get(session=fortnightly, date=date(2026, 2, 28))
-    assert response.url == f"/instances/{instance.pk}/"
+    assert response["Location"] == f"/instances/{instance.pk}/"
     assert instance.auto_created and (instance.start_time, instance.end_time) == (time(20, 0), time(23, 0))
     assert Attendance.objects.get(person=member, session_instance=instance).status == "yes"
     # Again: the same instance.

@@ -16,8 +16,10 @@ dies between commit and callback.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -282,7 +284,7 @@ def hook_lost_time_edit(w, tmp_path):
 
 @dataclass(frozen=True)
 class Write:
-    do: object
+    do: Callable[[SimpleNamespace, Path], object]
     # An instance of this session must exist on TODAY after the sweep, active (auto-create).
     auto_session: str | None = None
     warm_only: bool = False  # meaningful only once a sweep has set is_active
