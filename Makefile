@@ -35,14 +35,13 @@ test-browser: $(STAMP)
 bench: $(STAMP)
 	$(DEV_ENV) $(BIN)/python manage.py bench_sweep --sessions 1000
 
-# ruff (lint + format check), the migrations and the deploy checks; configuration in
-# pyproject.toml. CI runs `make check`. `make typecheck` (mypy with django-stubs) is not
-# clean yet and not in CI.
+# ruff (lint + format check), mypy with django-stubs, the migrations and the deploy
+# checks; configuration in pyproject.toml. CI runs `make check` before the tests.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-check: lint
+check: lint typecheck
 	$(DEV_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
 	DEBUG=0 SECRET_KEY=ci-check-deploy-only-0123456789abcdefghijklmnopqrstuvwxyzABCDEFG \
 	  ALLOWED_HOSTS=ceol.example.org $(BIN)/python manage.py check --deploy --fail-level WARNING

@@ -123,11 +123,13 @@ def measure_pages(*, sessions: int, progress: Callable[[str], None] = lambda m: 
     progress("swept at the busy instant")
     # A live instance at every size, so that the pages show the same state (and queries).
     instance = SessionInstance.objects.filter(is_active=True).select_related("session").order_by("session_id").first()
-    middle = instance.session
     person = (
         Person.objects.filter(at_active_session_instance__isnull=False).order_by("pk").first()
         or Person.objects.order_by("pk").first()
     )
+    if instance is None or person is None:
+        raise RuntimeError("The benchmark's data has no live instance or no person at the busy instant.")
+    middle = instance.session
     user = User.objects.create_user("bench-member")
     Person.objects.filter(pk=person.pk).update(user=user)
     fifty = ",".join(

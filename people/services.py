@@ -64,14 +64,16 @@ def answer(*, person: Person, instance: SessionInstance, status: str) -> Attenda
 
     Changing ``yes`` to ``maybe`` or ``no`` moves the person off the instance at once;
     a ``yes`` on a live instance places them there if they are nowhere else. A
-    cancelled instance takes no ``yes``.
+    cancelled or ended instance takes no answer (``answer_refusal``).
     """
-    if status not in Attendance.Status.values:
-        raise AttendanceRefused(f"Unknown answer {status!r}: use yes, maybe or no.")
+    refusal = unknown_answer(status)
+    if refusal:
+        raise AttendanceRefused(refusal)
     with transaction.atomic():
         instance = _locked(instance)
-        if status == Attendance.Status.YES and instance.is_cancelled:
-            raise AttendanceRefused("This session instance is cancelled.")
+        refusal = answer_refusal(instance, clock.now())
+        if refusal:
+            raise AttendanceRefused(refusal)
         attendance, created = Attendance.objects.get_or_create(
             person=person, session_instance=instance, defaults={"status": status}
         )
@@ -90,13 +92,24 @@ CHECK_IN_AHEAD = timedelta(days=1)
 def check_in_refusal(instance: SessionInstance, now) -> str | None:
     """Why "I'm here" is refused now, or ``None`` when it is accepted: the one rule the
     service applies and the instance page follows to show the button (SPEC 3.5)."""
-    if instance.is_cancelled:
+    state = instance.state_at(now)
+    if state == SessionInstance.State.CANCELLED:
         return "This session instance is cancelled: you cannot check in."
-    if instance.active_until is not None and instance.active_until <= now:
+    if state == SessionInstance.State.ENDED:
         return "This session instance has ended: you cannot check in any more."
-    if instance.starts_at is not None and instance.starts_at > now + CHECK_IN_AHEAD:
+    if instance.starts_at is None or instance.active_until is None:
+        # No times (or no readable zone): it has no window, so it never goes live.
+        return "This session instance has no start and end times yet: answer \u201cGoing\u201d instead."
+    if instance.starts_at > now + CHECK_IN_AHEAD:
         return "This session instance starts more than a day from now: answer \u201cGoing\u201d instead."
     return None
+
+
+def unknown_answer(status: str) -> str | None:
+    """Why ``status`` is not an answer, or ``None`` for yes / maybe / no."""
+    if status in Attendance.Status.values:
+        return None
+    return f"Unknown answer {status[:20]!r}: use yes, maybe or no."
 
 
 def answer_refusal(instance: SessionInstance, now) -> str | None:

@@ -10,7 +10,9 @@ kept in the session and carried out after logging in (``resume_action``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
+from typing import TypeVar
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -20,7 +22,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from people.api import current_location
 from people.models import Attendance, Person, may_see_names, people_here_count
@@ -34,6 +36,7 @@ from people.services import (
     live_nearby,
     may_leave,
     person_for_user,
+    unknown_answer,
 )
 from sessions_app import clock
 from sessions_app.models import (
@@ -95,12 +98,24 @@ def _live_now(viewer, *, city: str, country: str) -> tuple[list, bool]:
     return live, len(ids) > LIVE_SHOWN
 
 
+T = TypeVar("T")
+
+
+def _cached(key: str, compute: Callable[[], T]) -> T:
+    """``compute()``, kept for ``BROWSE_CACHE_SECONDS`` in the cache."""
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, BROWSE_CACHE_SECONDS)
+    return value
+
+
 def _countries() -> list[tuple[str, str, int]]:
     def count():
         rows = Session.objects.order_by().values_list("country").annotate(n=Count("pk"))
         return sorted(((code, country_name(code), n) for code, n in rows), key=lambda row: row[1])
 
-    return cache.get_or_set("ceol:home:countries", count, BROWSE_CACHE_SECONDS)
+    return _cached("ceol:home:countries", count)
 
 
 def _cities(country: str) -> list[tuple[str, int]]:
@@ -118,7 +133,7 @@ def _cities(country: str) -> list[tuple[str, int]]:
         )
         return [(key.title(), n) for key, n in rows]
 
-    return cache.get_or_set(f"ceol:home:cities:{country}", count, BROWSE_CACHE_SECONDS)
+    return _cached(f"ceol:home:cities:{country}", count)
 
 
 def _float_param(request, name: str, limit: float) -> float | None:
@@ -141,7 +156,7 @@ def _page_number(request) -> int:
     return max(1, min(int(raw), 10_000))
 
 
-@require_GET
+@require_safe
 def home(request):
     """Live now, then what starts in the next 24 hours, then browsing (country, city,
     search, near me) one page at a time. A fixed number of queries whatever the number
@@ -189,7 +204,7 @@ def home(request):
         session.place = f"{session.city.strip()}, {country_name(session.country)}"
         session.schedule_text = describe_schedule(session, slots.get(session.pk, []))
 
-    params = {k: v for k, v in {"q": query, "country": country, "city": city}.items() if v}
+    params: dict[str, str | int] = {k: v for k, v in {"q": query, "country": country, "city": city}.items() if v}
     if near:
         params.update(lat=f"{latitude:.4f}", lon=f"{longitude:.4f}")
     return render(
@@ -238,7 +253,7 @@ def instance_people(instance: SessionInstance, viewer, *, now) -> dict:
     return {"going": going, "maybe": maybe, "mine": mine, "here_now": here_now}
 
 
-@require_GET
+@require_safe
 def instance_detail(request, pk: int):
     instance = get_object_or_404(SessionInstance.objects.select_related("session"), pk=pk)
     now = clock.now()
@@ -277,7 +292,7 @@ def instance_detail(request, pk: int):
     )
 
 
-@require_GET
+@require_safe
 @member_required
 def person_detail(request, pk: int):
     person = get_object_or_404(Person.objects.select_related("at_active_session_instance__session"), pk=pk)
@@ -351,32 +366,42 @@ def _perform(request, action: str, kind: str, args: dict, status: str = "") -> S
 
 
 def _button(request, *, action: str, kind: str, args: dict, back: str):
-    """Run a button's action for a member; for a visitor keep it for after the login."""
+    """Run a button's action for a member; for a visitor keep it for after the login.
+    An answer that is not yes / maybe / no goes back to ``back`` (a URL) before anything
+    is kept or created."""
     status = request.POST.get("status", "")
+    refusal = unknown_answer(status) if action == "answer" else None
+    if refusal:
+        messages.error(request, refusal)
+        return redirect(back)
     if not request.user.is_authenticated:
         request.session[PENDING_KEY] = {"action": action, "kind": kind, "args": args, "status": status}
         messages.info(request, "Log in and your answer will be recorded.")
         return redirect(f"{reverse('login')}?{urlencode({'next': reverse('resume_action')})}")
     instance = _perform(request, action, kind, args, status)
-    return redirect("instance_detail", pk=instance.pk) if instance is not None else redirect(back)
+    return redirect("instance_detail", pk=instance.pk)
+
+
+def _instance_url(pk: int) -> str:
+    return reverse("instance_detail", args=[pk])
 
 
 @require_POST
 def answer_instance(request, pk: int):
     """POST ``status`` = yes / maybe / no."""
-    return _button(request, action="answer", kind="instance", args={"instance_id": pk}, back="home")
+    return _button(request, action="answer", kind="instance", args={"instance_id": pk}, back=_instance_url(pk))
 
 
 @require_POST
 def check_in_instance(request, pk: int):
     """POST: "I'm here". Redirects to the instance checked in at."""
-    return _button(request, action="check_in", kind="instance", args={"instance_id": pk}, back="home")
+    return _button(request, action="check_in", kind="instance", args={"instance_id": pk}, back=_instance_url(pk))
 
 
 @require_POST
 def leave_instance(request, pk: int):
     """POST: "I've left"."""
-    return _button(request, action="leave", kind="instance", args={"instance_id": pk}, back="home")
+    return _button(request, action="leave", kind="instance", args={"instance_id": pk}, back=_instance_url(pk))
 
 
 @require_POST
@@ -392,10 +417,12 @@ def answer_occurrence(request, slug: str, on: str):
     if slot and not (slot.isdigit() and len(slot) <= 18):
         raise Http404("Not a time slot.")
     args = {"session_id": session.pk, "on": on, "schedule_id": int(slot) if slot else None}
-    return _button(request, action="answer", kind="occurrence", args=args, back="home")
+    return _button(
+        request, action="answer", kind="occurrence", args=args, back=reverse("session_detail", args=[session.slug])
+    )
 
 
-@require_GET
+@require_safe
 @member_required
 def resume_action(request):
     """After logging in: carry out the click made while logged out, once."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import recurrence as recurrence_lib
 from django.db.models import Exists, OuterRef, Q
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from sessions_app import clock
 from sessions_app.models import Session, SessionInstance, SessionSchedule, country_name
@@ -90,7 +90,7 @@ def describe_schedule(session: Session, slots: list) -> str:
     return " · ".join(part for part in parts if part)
 
 
-@require_GET
+@require_safe
 def session_detail(request, slug: str):
     now = clock.now()
     session = get_object_or_404(with_has_slots(Session.objects.all()), slug=slug)

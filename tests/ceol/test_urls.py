@@ -186,3 +186,27 @@ def test_pages_refuse_methods_they_do_not_take(client, live_instance):
     assert Client().post("/").status_code == 405  # CSRF not enforced here: the method is the answer
     assert client.get(f"/instances/{live_instance.pk}/answer/").status_code == 405
     assert User.objects.count() == 0
+
+
+def test_read_only_pages_answer_head_and_refuse_post(live_instance, member):
+    """HEAD is GET without the body (monitors and link checkers use it); a page that only
+    shows something answers a POST with 405, for a logged-in member too (no CSRF check
+    stands in front of the method rule for them in the test client)."""
+    token = member.calendar_token or member.renew_calendar_token()
+    client = login_client(member.user)
+    pages = [
+        "/",
+        f"/sessions/{live_instance.session.slug}/",
+        f"/instances/{live_instance.pk}/",
+        f"/people/{member.pk}/",
+        "/accounts/my-sessions/",
+        f"/sessions/{live_instance.session.slug}/calendar.ics",
+        f"/calendar/{token}.ics",
+    ]
+    for url in pages:
+        get = client.get(url)
+        assert get.status_code == 200, url
+        head = client.head(url)
+        assert (head.status_code, head.content) == (200, b""), url
+        assert head["Content-Type"] == get["Content-Type"], url
+        assert client.post(url).status_code == 405, url

@@ -97,16 +97,16 @@ def test_leave_moves_off_keeps_yes_and_is_not_placed_again(live_instance, make_p
     assert Attendance.objects.get(pk=attendance.pk).left_at is None
 
 
-def test_cancelled_instance_refuses_check_in_and_yes(make_session, make_instance, make_person):
+def test_cancelled_instance_refuses_check_in_and_every_answer(make_session, make_instance, make_person):
     cancelled = make_instance(make_session(), date(2026, 1, 20), is_cancelled=True)
     person = make_person()
     with pytest.raises(AttendanceRefused, match="cancelled"):
         check_in(person=person, instance=cancelled)
     with pytest.raises(AttendanceRefused, match="cancelled"):
         answer(person=person, instance=cancelled, status="yes")
+    with pytest.raises(AttendanceRefused, match="nothing to answer"):
+        answer(person=person, instance=cancelled, status="no")
     assert not Attendance.objects.exists()
-    answer(person=person, instance=cancelled, status="no")
-    assert Attendance.objects.get().status == "no"
 
 
 def test_answer_rejects_unknown_status(make_session, make_instance, make_person):
@@ -207,3 +207,26 @@ def test_a_yes_on_a_window_opened_since_the_last_sweep_places_the_person_at_once
     answer(person=person, instance=later, status="yes")
     person.refresh_from_db()
     assert person.at_active_session_instance_id == later.pk
+
+
+def test_an_ended_instance_takes_no_answer(at_evening, make_session, make_instance, make_person):
+    ended = make_instance(make_session(), date(2026, 1, 13))
+    person = make_person()
+    for status in ["yes", "maybe", "no"]:
+        with pytest.raises(AttendanceRefused, match="has ended"):
+            answer(person=person, instance=ended, status=status)
+    assert not Attendance.objects.exists()
+
+
+def test_check_in_is_refused_on_an_instance_without_times(at_evening, make_session, make_instance, make_person):
+    """No times, no window: it can never go live, so "I'm here" would promise nothing; an
+    ended one (by its local date) says so."""
+    session = make_session(start_time=None, end_time=None)
+    today, later, past = (make_instance(session, on) for on in [date(2026, 1, 15), date(2026, 3, 1), date(2026, 1, 10)])
+    person = make_person()
+    for instance in (today, later):
+        with pytest.raises(AttendanceRefused, match="no start and end times"):
+            check_in(person=person, instance=instance)
+    with pytest.raises(AttendanceRefused, match="has ended"):
+        check_in(person=person, instance=past)
+    assert not Attendance.objects.exists()

@@ -96,7 +96,7 @@ def test_cancelled_instance_check_in_shows_the_message(at_evening, member, make_
     assert "This session instance is cancelled: you cannot check in." in response.content.decode()
     assert not Attendance.objects.exists()
     going = client.post(f"/instances/{cancelled.pk}/answer/", {"status": "yes"}, follow=True)
-    assert "This session instance is cancelled." in going.content.decode()
+    assert "This session instance is cancelled: there is nothing to answer." in going.content.decode()
     assert not Attendance.objects.exists()
 
 

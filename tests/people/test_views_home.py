@@ -173,3 +173,14 @@ def test_live_now_of_the_city_browsed(
     assert ("And more" in live) is (probed == 1)
     galway = section(client.get("/?country=IE&city=Galway").content.decode(), "live-now")
     assert "No session is live in Galway right now." in galway
+
+
+def test_live_now_and_next_24_hours_show_the_location_override(client, live_instance, make_instance):
+    live_instance.location_override = "Upstairs at the Swan this week"
+    live_instance.save()
+    soon = make_instance(live_instance.session, date(2026, 1, 16), location_override="The back room")
+    html = client.get("/").content.decode()
+    assert "Upstairs at the Swan this week" in section(html, "live-now")
+    starting = section(html, "starting-soon")
+    assert f"/instances/{soon.pk}/" in starting and "The back room" in starting
+    assert live_instance.session.venue_name not in section(html, "live-now")

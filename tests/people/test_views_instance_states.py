@@ -8,8 +8,10 @@ from datetime import date, time
 import pytest
 import recurrence
 from django.contrib.auth.models import User
+from django.test import Client
 
 from people.models import Attendance
+from people.views import PENDING_KEY
 from sessions_app import clock
 from sessions_app.active_sessions import update_active_sessions
 from sessions_app.models import SessionInstance
@@ -142,3 +144,16 @@ def test_a_spring_forward_night_names_each_zone(client, make_session, make_insta
 
     text = " ".join(re.sub(r"<[^>]+>", " ", client.get(f"/instances/{instance.pk}/").content.decode()).split())
     assert "Saturday 28 March 2026, 21:30 GMT – Sunday 29 March 2026, 02:00 IST" in text
+
+
+@pytest.mark.parametrize("status", ["zzz", "", "YES"])
+def test_an_answer_that_is_not_yes_maybe_or_no_creates_nothing(fortnightly, member, status):
+    client = login_client(member.user)
+    response = client.post(f"/sessions/{fortnightly.slug}/on/2026-02-28/answer/", {"status": status}, follow=True)
+    assert response.redirect_chain == [(f"/sessions/{fortnightly.slug}/", 302)]
+    assert "Unknown answer" in response.content.decode()
+    assert not SessionInstance.objects.exists() and not Attendance.objects.exists()
+    # Logged out, nothing is kept for after the login either.
+    anonymous = Client()
+    anonymous.post(f"/sessions/{fortnightly.slug}/on/2026-02-28/answer/", {"status": status})
+    assert PENDING_KEY not in anonymous.session
