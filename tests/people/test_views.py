@@ -174,7 +174,7 @@ def test_person_nowhere_and_unknown_person(member):
 
 def test_logged_in_header_links_to_own_page(member):
     html = login_client(member.user).get("/").content.decode()
-    assert f'href="/people/{member.pk}/">aoife</a>' in html
+    assert f'href="/people/{member.pk}/">{member.first_name}</a>' in html and member.first_name
 
 
 # --- the instance page's other live sessions in its city -----------------------------
