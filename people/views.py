@@ -45,7 +45,7 @@ from sessions_app.models import (
     city_key_expression,
     country_name,
 )
-from sessions_app.upcoming import NotAnOccurrence, instance_for_occurrence
+from sessions_app.upcoming import NotAnOccurrence, instance_for_occurrence, next_starts_from_rules
 from sessions_app.views import describe_schedule, slots_of, with_has_slots
 
 # Named explicitly so that members log in on the site's own form (the admin's refuses
@@ -199,7 +199,12 @@ def home(request):
     shown = shown[:PAGE_SIZE]
     slots = slots_of(shown)  # no query unless a session shown has further slots
     live_ids = dict(SessionInstance.objects.live_of_sessions([s.pk for s in shown]).values_list("session_id", "pk"))
+    # A session with no upcoming instance (no auto-create, or beyond its horizon) shows
+    # the next date its rules give.
+    from_rules = next_starts_from_rules([s for s in shown if s.next_starts_at is None], slots, now=now)
     for session in shown:
+        if session.pk in from_rules:
+            session.next_starts_at = from_rules[session.pk]
         session.live_instance_id = live_ids.get(session.pk)
         session.place = f"{session.city.strip()}, {country_name(session.country)}"
         session.schedule_text = describe_schedule(session, slots.get(session.pk, []))

@@ -11,7 +11,7 @@ by a later sweep.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -151,6 +151,39 @@ def next_occurrences(
         key=lambda o: (o.date, o.pending.start_time or datetime.min.time(), o.instance.pk if o.instance else 0)
     )
     return occurrences[:count]
+
+
+def next_starts_from_rules(
+    sessions: Sequence[Session], slots: Mapping[int, Sequence[SlotText]], *, now: datetime
+) -> dict[int, datetime]:
+    """For sessions that have no upcoming instance (a list's "Next:"): the start of the
+    soonest occurrence of their slots' rules within ``SEARCH_SPANS[0]`` on a date that has
+    no instance yet (a cancelled or rescheduled one takes its date out), by session id.
+    One query for all of them, none when no rule gives a date."""
+    candidates: dict[int, list[tuple[datetime, date]]] = {}
+    for session in sessions:
+        starts = []
+        for slot in slots_for(session, slots.get(session.pk, ())):
+            for on in rule_dates(session, after=now, before=now + SEARCH_SPANS[0], slot=slot)[:OCCURRENCES_SHOWN]:
+                start = _unsaved(session, on, slot).starts_at
+                if start is not None and start > now:
+                    starts.append((start, on))
+        if starts:
+            candidates[session.pk] = sorted(starts)
+    if not candidates:
+        return {}
+    dates = {on for starts in candidates.values() for _, on in starts}
+    taken = set(
+        SessionInstance.objects.filter(session_id__in=list(candidates), date__in=dates).values_list(
+            "session_id", "date"
+        )
+    )
+    found = {}
+    for session_id, starts in candidates.items():
+        start = next((start for start, on in starts if (session_id, on) not in taken), None)
+        if start is not None:
+            found[session_id] = start
+    return found
 
 
 class NotAnOccurrence(Exception):

@@ -184,3 +184,42 @@ def test_live_now_and_next_24_hours_show_the_location_override(client, live_inst
     starting = section(html, "starting-soon")
     assert f"/instances/{soon.pk}/" in starting and "The back room" in starting
     assert live_instance.session.venue_name not in section(html, "live-now")
+
+
+def test_a_session_without_upcoming_instances_shows_its_next_date_from_the_rules(
+    client, at_evening, make_session, make_instance, django_assert_num_queries
+):
+    """No auto-create, no instance: "Next:" comes from the rules; a cancelled instance
+    takes its date out; one query for every such session on the page."""
+    import recurrence
+
+    weekly = recurrence.Recurrence(rrules=[recurrence.Rule(recurrence.WEEKLY, byday=[recurrence.FR])])
+    # initiation_date anchors the rules (created_at is the real clock's, not the test's).
+    fridays = [make_session(name=f"Fridays {n}", recurrence=weekly, initiation_date=date(2026, 1, 1)) for n in range(3)]
+    make_instance(fridays[0], date(2026, 1, 16), is_cancelled=True)
+    html = client.get("/").content.decode()
+    cards = {name: section_of_card(html, name) for name in ["Fridays 0", "Fridays 1"]}
+    assert "Next: Fri 23 Jan, 21:00 GMT" in cards["Fridays 0"]  # the 16th is cancelled
+    assert "Next: Fri 16 Jan, 21:00 GMT" in cards["Fridays 1"]
+
+    from django.core.cache import cache
+
+    def count_queries() -> int:
+        cache.clear()
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as queries:
+            client.get("/")
+        return len(queries)
+
+    few = count_queries()
+    for n in range(3, 20):
+        make_session(name=f"Fridays {n}", recurrence=weekly, initiation_date=date(2026, 1, 1))
+    assert count_queries() == few
+
+
+def section_of_card(html: str, name: str) -> str:
+    """The text of the card that names ``name``, tags removed."""
+    start = html.index(f">{name}</a>")
+    return " ".join(re.sub(r"<[^>]+>", " ", html[start : html.index("</li>", start)]).split())
