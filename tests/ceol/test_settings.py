@@ -181,3 +181,13 @@ def test_gunicorn_runs_two_workers_of_four_threads_by_default():
     assert default.stdout.split() == ["2", "4", "30"]
     sync = run_python(code, production_env(GUNICORN_THREADS="1", WEB_CONCURRENCY="3"))
     assert sync.stdout.split() == ["3", "1", "30"]
+
+
+def test_templates_are_compiled_once_per_process_in_production():
+    code = (
+        "import django; django.setup(); from django.template import engines; "
+        "print(engines['django'].engine.loaders[0][0])"
+    )
+    result = run_python(code, production_env())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "django.template.loaders.cached.Loader"
