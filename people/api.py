@@ -1,7 +1,9 @@
 """The person side of the JSON API (SPEC 7): where a person is, and ``/api/live``.
 
-Thin: the privacy rule is ``people.models.location_visible_q`` (SPEC 3.8), the live rule
-is ``SessionInstance.objects.active()``; errors are JSON through ``api_endpoint``.
+Thin: the privacy rule is ``people.models.location_visible_q`` (SPEC 3.8, through
+``people_here_count`` and ``Person.location_visible_to``), the live rule is
+``SessionInstance.objects.live()`` (``active()`` as pages read it); errors are JSON
+through ``api_endpoint``.
 """
 
 from __future__ import annotations
@@ -9,18 +11,21 @@ from __future__ import annotations
 import hashlib
 import json
 
-from django.db.models import Count
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.utils.http import urlencode
 
-from people.models import Person, location_visible_q, people_here_count
+from people.models import Person, people_here_count
 from sessions_app.api import api_endpoint, json_error
 from sessions_app.models import SessionInstance, SweepRun
 
 # ``?sessions=`` takes at most this many ids (a page shows far fewer).
 MAX_LIVE_SESSION_IDS = 500
+# Without ``?sessions=``, ``/api/live`` answers the live instances one page of this many
+# at a time, by session id (``next`` links the following page).
+LIVE_PAGE_SIZE = 500
 
 
 def instance_summary(instance: SessionInstance, *, with_when: bool = False) -> dict:
@@ -78,10 +83,8 @@ def person_active_session(request, person_id: int):
     return JsonResponse({"person_id": person.pk, "active_session": current_location(person, request.user)})
 
 
-def _session_ids(raw: str | None) -> list[int] | None:
-    """``?sessions=1,2,3`` -> ids; absent -> ``None`` (all); raises ``ValueError``."""
-    if raw is None:
-        return None
+def _session_ids(raw: str) -> list[int]:
+    """``?sessions=1,2,3`` -> ids; raises ``ValueError``."""
     parts = [part.strip() for part in raw.split(",") if part.strip()]
     if len(parts) > MAX_LIVE_SESSION_IDS:
         raise ValueError(f"At most {MAX_LIVE_SESSION_IDS} session ids.")
@@ -90,30 +93,54 @@ def _session_ids(raw: str | None) -> list[int] | None:
     return sorted({int(part) for part in parts})
 
 
-def live_state(*, viewer, session_ids: list[int] | None) -> dict:
-    """The body of ``/api/live``: live instances (of ``session_ids``, or all) with the
-    number of people there whom ``viewer`` may see, and for a logged-in viewer where they
-    are themselves (``me``). Two queries, three for a logged-in viewer, whatever the
-    number of sessions."""
-    if session_ids is None:
-        # Every live instance: one grouped join, linear in the number live.
-        instances = SessionInstance.objects.active()
-        here = Count("people_here", filter=location_visible_q(viewer, prefix="people_here__"))
-    else:
-        # A page's sessions: their live instances and one index probe each for the count.
-        instances = SessionInstance.objects.live_of_sessions(session_ids)
-        here = people_here_count(viewer)
-    rows = (
-        instances.annotate(here_count=here).order_by("session_id", "pk").values_list("session_id", "pk", "here_count")
-    )
+def _after(raw: str | None) -> int:
+    """``?after=<session id>`` -> that id; absent -> 0 (the first page); raises ``ValueError``."""
+    if raw is None:
+        return 0
+    if not (raw.isdigit() and len(raw) <= 18):
+        raise ValueError("after must be a session id (the next page's link gives it).")
+    return int(raw)
+
+
+def _live_body(rows, *, viewer) -> dict:
+    """``evaluated_at``, the ``live`` rows (session id, instance id, people here) and, for a
+    logged-in viewer, ``me``: where they are themselves."""
     last = SweepRun.objects.order_by("-started_at").values_list("evaluated_at", flat=True).first()
-    body = {
+    body: dict[str, object] = {
         "evaluated_at": last.isoformat() if last else None,
         "live": [{"session_id": s, "instance_id": i, "people_here": n} for s, i, n in rows],
     }
     person = person_of_viewer(viewer)
     if person is not None:
         body["me"] = {"person_id": person.pk, "active_session": current_location(person, viewer, with_when=True)}
+    return body
+
+
+def _with_people_here(instances, viewer):
+    """(session id, instance id, people ``viewer`` may see there): one index probe each."""
+    return instances.annotate(here_count=people_here_count(viewer)).values_list("session_id", "pk", "here_count")
+
+
+def live_state(*, viewer, session_ids: list[int]) -> dict:
+    """The body of ``/api/live?sessions=``: the live instances of ``session_ids`` with the
+    number of people there whom ``viewer`` may see, and ``me``. Two queries, three for a
+    logged-in viewer, whatever the number of sessions."""
+    live = SessionInstance.objects.live_of_sessions(session_ids).order_by("session_id", "pk")
+    return _live_body(_with_people_here(live, viewer), viewer=viewer)
+
+
+def live_page(*, viewer, after: int) -> dict:
+    """The body of ``/api/live[?after=]``: the live instances of the sessions after the
+    id ``after``, ``LIVE_PAGE_SIZE`` at most by session id (a session has one live
+    instance at most, so the id is a cursor), as ``live_state`` shows them, and ``next``:
+    the following page's URL, ``null`` on the last. As many queries as ``live_state``, and
+    one index range of ``instance_live_by_session`` whatever the number live."""
+    live = SessionInstance.objects.live().filter(session_id__gt=after).order_by("session_id")
+    rows = list(_with_people_here(live, viewer)[: LIVE_PAGE_SIZE + 1])
+    page = rows[:LIVE_PAGE_SIZE]
+    body = _live_body(page, viewer=viewer)
+    more = len(rows) > LIVE_PAGE_SIZE
+    body["next"] = f"{reverse('api_live')}?{urlencode({'after': page[-1][0]})}" if more else None
     return body
 
 
@@ -124,12 +151,19 @@ def _etag_matches(header: str, etag: str) -> bool:
 
 @api_endpoint("GET", "HEAD")
 def live(request):
-    """``GET /api/live[?sessions=1,2,3]`` (SPEC 7) with an ``ETag``; 304 when unchanged."""
+    """``GET /api/live?sessions=1,2,3`` and ``GET /api/live[?after=<session id>]`` (SPEC 7,
+    the second one page at a time) with an ``ETag`` (per page); 304 when unchanged."""
+    raw_ids, raw_after = request.GET.get("sessions"), request.GET.get("after")
     try:
-        session_ids = _session_ids(request.GET.get("sessions"))
+        if raw_ids is not None and raw_after is not None:
+            raise ValueError("after pages the list of every live instance; it does not go with sessions.")
+        if raw_ids is not None:
+            body = live_state(viewer=request.user, session_ids=_session_ids(raw_ids))
+        else:
+            body = live_page(viewer=request.user, after=_after(raw_after))
     except ValueError as exc:
         return json_error(str(exc), 400)
-    content = json.dumps(live_state(viewer=request.user, session_ids=session_ids), separators=(",", ":"))
+    content = json.dumps(body, separators=(",", ":"))
     etag = '"' + hashlib.sha256(content.encode()).hexdigest()[:32] + '"'
     if _etag_matches(request.headers.get("If-None-Match", ""), etag):
         response = HttpResponse(status=304)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models.functions import Lower, Trim
 
 from people.location import relocate_people
 from people.models import Attendance, Person
@@ -174,18 +173,14 @@ def leave(*, person: Person, instance: SessionInstance) -> Attendance:
     return attendance
 
 
-def live_nearby(instance: SessionInstance):
-    """The other live instances in the same city and country (city compared trimmed and
-    case-insensitively), soonest first."""
+def live_nearby(instance: SessionInstance, *, limit: int) -> tuple[list[SessionInstance], bool]:
+    """The other live instances in the instance's city and country (city compared by
+    ``city_key``), soonest first, with their sessions: at most ``limit``, and whether
+    there are (or may be) more. The rule is ``SessionInstance.objects.live_in_city``."""
     session = instance.session
-    return (
-        SessionInstance.objects.active()
-        .select_related("session")
-        .annotate(city_key=Lower(Trim("session__city")))
-        .filter(city_key=session.city.strip().lower(), session__country__iexact=session.country.strip())
-        .exclude(pk=instance.pk)
-        .order_by("starts_at", "pk")
-    )
+    found, more = SessionInstance.objects.live_in_city(city=session.city, country=session.country, limit=limit + 1)
+    others = [other for other in found if other.pk != instance.pk]
+    return others[:limit], more or len(others) > limit
 
 
 def people_at(instance: SessionInstance, *, viewer=None):

@@ -31,6 +31,7 @@ from people.services import (
     check_in,
     check_in_refusal,
     leave,
+    live_nearby,
     may_leave,
     person_for_user,
 )
@@ -52,6 +53,8 @@ PAGE_SIZE = 25
 LIVE_SHOWN = 30
 SOON_SHOWN = 30
 SOON_SPAN = timedelta(hours=24)
+# The instance page's other live sessions in its city.
+NEARBY_SHOWN = 20
 CITIES_SHOWN = 60
 # Country and city counts change only when sessions are added: cached for a while so
 # that the home page does not count every session on every request.
@@ -75,21 +78,21 @@ def _with_next_start(sessions, now):
     return sessions.annotate(next_starts_at=Subquery(upcoming))
 
 
-def _live_now(viewer) -> list[SessionInstance]:
-    """The first ``LIVE_SHOWN + 1`` live instances by start, with the people ``viewer``
-    may see there. Two queries: the ids first (cheap whatever the planner believes about
-    how many are live), then those rows with their sessions and counts."""
+def _live_now(viewer, *, city: str, country: str) -> tuple[list, bool]:
+    """The first ``LIVE_SHOWN`` live instances by start (in ``city`` when the page is
+    filtered by a city and its country), with the people ``viewer`` may see there, and
+    whether there are more. Two queries whatever the number of sessions or of live
+    instances."""
+    with_counts = SessionInstance.objects.annotate(here_count=people_here_count(viewer))
+    if city and country:
+        return with_counts.live_in_city(city=city, country=country, limit=LIVE_SHOWN)
     ids = list(
-        SessionInstance.objects.active().order_by("starts_at", "pk").values_list("pk", flat=True)[: LIVE_SHOWN + 1]
+        SessionInstance.objects.live().order_by("starts_at", "pk").values_list("pk", flat=True)[: LIVE_SHOWN + 1]
     )
     if not ids:
-        return []
-    return list(
-        SessionInstance.objects.filter(pk__in=ids)
-        .select_related("session")
-        .annotate(here_count=people_here_count(viewer))
-        .order_by("starts_at", "pk")
-    )
+        return [], False
+    live = list(with_counts.filter(pk__in=ids[:LIVE_SHOWN]).select_related("session").order_by("starts_at", "pk"))
+    return live, len(ids) > LIVE_SHOWN
 
 
 def _countries() -> list[tuple[str, str, int]]:
@@ -153,7 +156,7 @@ def home(request):
     near = latitude is not None and longitude is not None
     page = _page_number(request)
 
-    live = _live_now(viewer)
+    live, more_live = _live_now(viewer, city=city, country=country)
     soon = list(
         SessionInstance.objects.starting_between(now, now + SOON_SPAN)
         .filter(is_active=False)
@@ -167,11 +170,15 @@ def home(request):
         sessions = sessions.in_city(city)
     if query:
         sessions = sessions.search(query)
-    if near:
-        sessions = sessions.near(latitude, longitude)
+    offset = (page - 1) * PAGE_SIZE
+    if latitude is not None and longitude is not None:  # near
+        sessions = sessions.near(latitude, longitude, wanted=offset + PAGE_SIZE + 1)
+    elif country and city:
+        # The same order (both are fixed); SQLite reads it from session_browse_order only
+        # when the fixed city expression is not repeated in ORDER BY.
+        sessions = sessions.order_by("name", "pk")
     else:
         sessions = sessions.order_by("country", city_key_expression(), "name", "pk")
-    offset = (page - 1) * PAGE_SIZE
     shown = list(with_has_slots(_with_next_start(sessions, now))[offset : offset + PAGE_SIZE + 1])
     has_next = len(shown) > PAGE_SIZE
     shown = shown[:PAGE_SIZE]
@@ -189,8 +196,9 @@ def home(request):
         request,
         "home.html",
         {
-            "live": live[:LIVE_SHOWN],
-            "more_live": len(live) > LIVE_SHOWN,
+            "live": live,
+            "more_live": more_live,
+            "live_city": bool(city and country),
             "soon": soon[:SOON_SHOWN],
             "more_soon": len(soon) > SOON_SHOWN,
             "countries": _countries() if not (country or query or near) else [],
@@ -239,14 +247,7 @@ def instance_detail(request, pk: int):
     people = instance_people(instance, viewer, now=now)
     mine = people["mine"]
     is_live = state == SessionInstance.State.LIVE
-    nearby = []
-    if is_live:
-        session = instance.session
-        nearby = list(
-            SessionInstance.objects.live_in_city(city=session.city, country=session.country)
-            .exclude(pk=instance.pk)
-            .select_related("session")[:20]
-        )
+    nearby, more_nearby = live_nearby(instance, limit=NEARBY_SHOWN) if is_live else ([], False)
     return render(
         request,
         "sessions/instance_detail.html",
@@ -265,6 +266,11 @@ def instance_detail(request, pk: int):
             "can_leave": may_leave(instance, mine),
             "organiser_view": viewer.is_authenticated and viewer.is_staff,
             "nearby": nearby,
+            "more_nearby": more_nearby,
+            # The home page filtered by the city lists its live sessions (and all its sessions).
+            "city_url": reverse("home")
+            + "?"
+            + urlencode({"country": instance.session.country, "city": instance.session.city.strip()}),
             "statuses": Attendance.Status.choices,
             "country_name": country_name(instance.session.country),
         },

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from importlib import resources
+from math import cos, radians, sqrt
 from pathlib import Path
 from zoneinfo import TZPATH, ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models, transaction
-from django.db.models import Exists, F, FloatField, OuterRef, Q, TextField, Value
+from django.db.models import (
+    Case,
+    DateTimeField,
+    Exists,
+    F,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    TextField,
+    Value,
+    When,
+)
 from django.db.models.functions import (
     Cast,
     Coalesce,
@@ -22,6 +36,7 @@ from django.db.models.functions import (
     Sqrt,
     Trim,
 )
+from django.db.models.lookups import GreaterThan
 
 from sessions_app import clock
 from sessions_app.db import IdIn
@@ -232,10 +247,42 @@ def city_key_expression(field: str = "city"):
     return Lower(Trim(field))
 
 
-# Near me: the band of latitude searched around the viewer (about 330 km either side),
-# so the distance sort reads an index range, not every session.
-NEAR_ME_DEGREES = 3
+# Near me: the boxes tried around the viewer, by half-height in degrees of latitude (about
+# 2 km to 2,800 km); the first that holds a page of sessions is searched (widened so that
+# the order is exact). Past the last, every session with coordinates is sorted.
+NEAR_ME_STEPS = (0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0)
 EARTH_RADIUS_KM = 6371.0
+
+
+def _coordinate_box(latitude: float, longitude: float, half_height: float) -> Q:
+    """Sessions within ``half_height`` degrees of latitude of the point and within the
+    longitudes that span as much distance east and west at the box's edge nearest a
+    pole (every longitude there when the box reaches a pole), across the antimeridian."""
+    box = Q(latitude__gte=latitude - half_height, latitude__lte=latitude + half_height)
+    edge = abs(latitude) + half_height
+    if edge >= 89.99:
+        return box
+    width = half_height / cos(radians(edge))
+    if width >= 180:
+        return box
+    west, east = longitude - width, longitude + width
+    span = Q(longitude__gte=west, longitude__lte=east)
+    if west < -180:
+        span |= Q(longitude__gte=west + 360)
+    if east > 180:
+        span |= Q(longitude__lte=east - 360)
+    return box & span
+
+
+def _reach(latitude: float, half_height: float) -> float:
+    """The half-height of the box that holds every session as near (by ``distance_km``)
+    as the farthest corner of the box of ``half_height``: the boxes' longitudes are
+    widened for the edge nearest a pole, so that corner lies further east or west."""
+    edge = abs(latitude) + half_height
+    if edge >= 89.99:
+        return 2 * half_height
+    near_cos = cos(radians(max(0.0, abs(latitude) - half_height)))
+    return half_height * sqrt(1 + (near_cos / cos(radians(edge))) ** 2)
 
 
 class SessionQuerySet(LiveStateQuerySet):
@@ -253,28 +300,42 @@ class SessionQuerySet(LiveStateQuerySet):
         """Sessions in ``city`` compared by ``city_key`` (case- and space-insensitive)."""
         return self.alias(city_key=city_key_expression()).filter(city_key=city_key(city))
 
-    def near(self, latitude: float, longitude: float):
-        """Sessions with coordinates within ``NEAR_ME_DEGREES`` of latitude of the point,
-        annotated ``distance_km`` (equirectangular approximation, computed in the
-        database on SQLite and PostgreSQL alike) and sorted nearest first."""
-        lat = Value(float(latitude), output_field=FloatField())
-        lon = Value(float(longitude), output_field=FloatField())
+    def near(self, latitude: float, longitude: float, *, wanted: int = 1):
+        """These sessions that have coordinates, annotated ``distance_km`` from the point
+        (equirectangular approximation, computed in the database on SQLite and
+        PostgreSQL alike) and sorted nearest first; exact for the first ``wanted``.
+
+        Bounded by the sessions near the point rather than by all of them: one query
+        finds the smallest box of ``NEAR_ME_STEPS`` that holds ``wanted`` of these
+        sessions (each try stops at the ``wanted``-th, through ``session_coordinates``),
+        and only the box that holds everything as near as that box's farthest corner is
+        sorted. When no box holds ``wanted``, every session with coordinates is sorted."""
+        latitude, longitude = float(latitude), float(longitude)
+        located = self.filter(latitude__isnull=False, longitude__isnull=False)
+        tries = [
+            When(
+                Exists(located.filter(_coordinate_box(latitude, longitude, h)).values("pk")[wanted - 1 : wanted]),
+                then=Value(h),
+            )
+            for h in NEAR_ME_STEPS
+        ]
+        step = (
+            Session.objects.order_by()
+            .annotate(step=Case(*tries, default=None, output_field=FloatField()))
+            .values_list("step", flat=True)
+            .first()
+        )
+        if step is not None:
+            located = located.filter(_coordinate_box(latitude, longitude, _reach(latitude, step)))
+        lat = Value(latitude, output_field=FloatField())
+        lon = Value(longitude, output_field=FloatField())
         s_lat = Cast("latitude", FloatField())
         s_lon = Cast("longitude", FloatField())
         # Longitude difference folded into [-180, 180] so the antimeridian is not a wall.
         d_lon = Mod(s_lon - lon + Value(540.0), Value(360.0)) - Value(180.0)
         x = Radians(d_lon) * Cos(Radians((s_lat + lat) / Value(2.0)))
         y = Radians(s_lat - lat)
-        return (
-            self.filter(
-                latitude__isnull=False,
-                longitude__isnull=False,
-                latitude__gte=latitude - NEAR_ME_DEGREES,
-                latitude__lte=latitude + NEAR_ME_DEGREES,
-            )
-            .annotate(distance_km=Sqrt(x * x + y * y) * Value(EARTH_RADIUS_KM))
-            .order_by("distance_km", "pk")
-        )
+        return located.annotate(distance_km=Sqrt(x * x + y * y) * Value(EARTH_RADIUS_KM)).order_by("distance_km", "pk")
 
 
 class Session(LocksLiveState, HasCountry, TracksLoadedValues, models.Model):
@@ -348,7 +409,10 @@ class Session(LocksLiveState, HasCountry, TracksLoadedValues, models.Model):
             ),
             # The sweep lists the zone names in use through it (activation.invalid_timezones).
             models.Index(fields=["timezone"], name="session_timezone"),
-            models.Index(fields=["latitude"], condition=Q(latitude__isnull=False), name="session_latitude"),
+            # Near me: a box of latitudes and longitudes is a range of it, checked in the index.
+            models.Index(
+                fields=["latitude", "longitude"], condition=Q(latitude__isnull=False), name="session_coordinates"
+            ),
             # The home page's browsing order (country, city key, name, id), also serving a
             # city's sessions: a page of them is an index range, whatever the number of sessions.
             models.Index(F("country"), Lower(Trim("city")), F("name"), F("id"), name="session_browse_order"),
@@ -618,6 +682,21 @@ def restart_horizon(session_id: int) -> None:
     Session.objects.filter(pk=session_id).update(auto_created_until=None, auto_create_due_at=None)
 
 
+def live_flag() -> GreaterThan:
+    """``CAST(is_active AS integer) > 0``: "live" as the pages and ``/api/live`` test it
+    (``SessionInstanceQuerySet.live`` says why), and the predicate of their partial
+    indexes."""
+    return GreaterThan(Cast("is_active", IntegerField()), 0)
+
+
+# "Live in a city" (``SessionInstanceQuerySet.live_in_city``): a city of up to this many
+# sessions is read exactly, session by session ...
+CITY_SESSIONS_PROBED = 200
+# ... a bigger one among this many soonest live instances at most.
+LIVE_SCANNED = 500
+FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
+
+
 class SessionInstanceQuerySet(LiveStateQuerySet):
     def open_at(self, t: datetime):
         """Instances whose active window contains ``t`` (``active_from <= t < active_until``).
@@ -648,28 +727,80 @@ class SessionInstanceQuerySet(LiveStateQuerySet):
         whose stored window still matters and is kept in line with its inputs (SPEC 1)."""
         return self.filter(Q(ends_at__gt=t) | Q(ends_at__isnull=True))
 
+    def live(self):
+        """The live instances as the pages and ``/api/live`` read them: the rule of
+        ``active()``, spelled ``CAST(is_active AS integer) > 0`` (``live_flag``), which only
+        the pages' own partial indexes match: ``instance_live_by_start`` (the live ones by
+        start) and ``instance_live_by_session`` (a few sessions' live instances; all of
+        them by session).
+
+        Why not ``is_active``: the sweep flips it for many rows at once and the planner's
+        statistics lag (PITFALLS "plans at the busy moment"). Believing that one instance
+        is live, PostgreSQL reads the live instances through whichever partial index on
+        ``is_active`` looks cheapest and sorts or filters afterwards: every live instance
+        for a page of 31 (20 ms at 47,000 live), or for 200 sessions' (365 ms). It keeps
+        no statistics for the cast, so it takes a fixed third of the instances for live,
+        whatever ANALYZE last saw; under that belief a query that reads a page of live
+        instances in an index's order, or a few sessions' through their ids, always
+        prefers the index that serves it to reading every live one, and it cannot prove
+        ``is_active`` from the cast, so the sweep's indexes on ``is_active`` are not
+        candidates. A page reads about as many index entries as it shows, at the busy
+        moment as in steady state.
+        """
+        return self.filter(live_flag())
+
     def live_of_sessions(self, session_ids):
-        """The live instances of a few sessions, read through the session's foreign-key
-        index. ``is_active`` is compared through ``Coalesce`` on purpose: the sweep flips
-        it for many rows at once and the planner's statistics lag, so a plain
-        ``is_active`` filter makes PostgreSQL scan every live instance through the
-        partial index for each session (PITFALLS "plans at the busy moment")."""
-        return (
-            self.filter(IdIn("session_id", session_ids))
-            .alias(live_flag=Coalesce("is_active", Value(False)))
-            .filter(live_flag=True)
+        """The live instances of a few sessions: one probe of ``instance_live_by_session``
+        per id, whatever the number of sessions or of live instances. No query for no ids
+        (PostgreSQL takes ``= ANY('{}')`` for false, from which it proves any index
+        predicate, and may then scan a whole partial index)."""
+        ids = IdIn.normalise(session_ids)
+        return self.live().filter(IdIn("session_id", ids)) if ids else self.none()
+
+    def live_in_city(self, *, city: str, country: str, limit: int) -> tuple[list[SessionInstance], bool]:
+        """The first ``limit`` live instances in ``city`` (``city_key``) and ``country``,
+        soonest first, with their sessions, and whether there may be more: the one rule
+        for "live in a city" (the instance page's other live sessions, the home page
+        filtered by city). Two queries, and a cost bounded whatever the city's size or
+        the number of live instances.
+
+        A city of up to ``CITY_SESSIONS_PROBED`` sessions (every real one) is read
+        exactly: its session ids (an index range of ``session_browse_order``), then one
+        probe of ``instance_live_by_session`` each. A bigger city (the benchmark's hold
+        7,143 sessions) is read from the other end: the live instances by start
+        (``instance_live_by_start``), each one's session tested by primary key, stopping
+        at the ``limit + 1``-th in the city or after the first ``LIVE_SCANNED`` live
+        instances, whichever comes first; the list is then exact when it is full, and
+        "there may be more" stands either way. (PostgreSQL takes that plan knowing how many
+        sessions the city has: the ``session_country_city`` statistics, migration 0009.)
+        """
+        ids = list(
+            Session.objects.in_country(country)
+            .in_city(city)
+            .order_by()
+            .values_list("pk", flat=True)[: CITY_SESSIONS_PROBED + 1]
         )
-
-    def live_in_city(self, *, city: str, country: str):
-        """The live instances in ``city`` (``city_key``) and ``country``, soonest first.
-
-        Reads the city's session ids first (one query, through the browsing index), then
-        the live instances among them: PostgreSQL either probes the partial index per
-        session or scans the live instances with a hashed id list, both bounded whatever
-        the statistics of ``is_active`` say (measured at 100,000 sessions, 7,143 of them
-        in one city: 60 ms, against 190 ms through the foreign-key index)."""
-        session_ids = list(Session.objects.in_country(country).in_city(city).values_list("pk", flat=True))
-        return self.active().filter(IdIn("session_id", session_ids)).order_by("starts_at", "pk")
+        if len(ids) <= CITY_SESSIONS_PROBED:
+            found = list(self.live_of_sessions(ids).select_related("session").order_by("starts_at", "pk")[: limit + 1])
+            return found[:limit], len(found) > limit
+        # The start of the LIVE_SCANNED-th live instance bounds the walk (an index-only
+        # skip over LIVE_SCANNED entries); no bound when fewer are live.
+        bound = (
+            SessionInstance.objects.live()
+            .order_by("starts_at", "pk")
+            .values("starts_at")[LIVE_SCANNED - 1 : LIVE_SCANNED]
+        )
+        # The session is tested per instance (EXISTS), so that neither database drives the
+        # join from the city's sessions.
+        in_city = Session.objects.in_country(country).in_city(city).filter(pk=OuterRef("session_id"))
+        found = list(
+            self.live()
+            .filter(starts_at__lte=Coalesce(Subquery(bound), Value(FAR_FUTURE, output_field=DateTimeField())))
+            .filter(Exists(in_city))
+            .select_related("session")
+            .order_by("starts_at", "pk")[: limit + 1]
+        )
+        return found[:limit], True
 
     def starting_between(self, after: datetime, before: datetime):
         """Not-cancelled instances starting in ``(after, before]``, soonest first."""
@@ -724,9 +855,13 @@ class SessionInstance(LocksLiveState, TracksLoadedValues, models.Model):
         indexes = [
             models.Index(fields=["is_active"], condition=Q(is_active=True), name="instance_is_active"),
             models.Index(fields=["active_from", "active_until"], name="instance_active_window"),
-            # The home page: what starts in the next 24 hours, and the live ones by start.
+            # The home page: what starts in the next 24 hours.
             models.Index(fields=["starts_at"], name="instance_starts_at"),
-            models.Index(fields=["starts_at"], condition=Q(is_active=True), name="instance_live_starts_at"),
+            # The live instances as the pages and /api/live read them (``live()``): by start
+            # (the home page's live now, a big city's), by session (the sessions a page
+            # shows, a city's, /api/live page by page).
+            models.Index(fields=["starts_at", "id"], condition=Q(live_flag()), name="instance_live_by_start"),
+            models.Index(fields=["session"], condition=Q(live_flag()), name="instance_live_by_session"),
         ]
 
     def __str__(self) -> str:

@@ -1,7 +1,9 @@
 /* Keeps every page's live state current without a reload, with ONE request per poll:
  *
- *   GET /api/live?sessions=<the ids on the page>   (or every live instance when none)
+ *   GET /api/live?sessions=<the ids on the page>
  *
+ * (never the paginated list of every live instance: a page asks about what it shows; in
+ * the unlikely case of more than 500 ids on one page, one request per 500 ids),
  * and from its answer refreshes every LIVE NOW badge (.live-now inside each
  * [data-session-id]), the "here now" counts ([data-here-count] in an element with
  * data-instance-id), the instance page's state (#instance-state), and the header dot
@@ -28,10 +30,21 @@
     return Array.from(ids).sort();
   }
 
-  function liveUrl() {
+  function liveUrls() {
     const ids = pageSessionIds();
-    if (ids.length > MAX_IDS) { return "/api/live"; }
-    return "/api/live?sessions=" + ids.join(",");
+    const urls = [];
+    for (let start = 0; start === 0 || start < ids.length; start += MAX_IDS) {
+      urls.push("/api/live?sessions=" + ids.slice(start, start + MAX_IDS).join(","));
+    }
+    return urls;
+  }
+
+  function fetchLive(url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) {
+        if (!r.ok) { throw new Error("/api/live: " + r.status); }
+        return r.text();
+      });
   }
 
   function setField(popup, name, text) {
@@ -101,16 +114,16 @@
   function poll() {
     timer = null;
     if (document.hidden) { return; }
-    fetch(liveUrl(), { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (r) {
-        if (!r.ok) { throw new Error("/api/live: " + r.status); }
-        return r.text();
-      })
-      .then(function (text) {
+    Promise.all(liveUrls().map(fetchLive))
+      .then(function (texts) {
+        const text = texts.join("\n");
         if (text === lastText) { return; }
         const first = lastText === null;
         lastText = text;
-        const data = JSON.parse(text);
+        // One answer, or the parts of one (same evaluated_at and me, their live rows).
+        const parts = texts.map(function (t) { return JSON.parse(t); });
+        const data = parts[0];
+        data.live = [].concat.apply([], parts.map(function (part) { return part.live; }));
         apply(data);
         if (!first) {
           document.dispatchEvent(new CustomEvent("ceol:active-session-updated", { detail: data }));

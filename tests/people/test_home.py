@@ -106,7 +106,7 @@ def test_near_me_across_the_antimeridian(make_session):
     make_session(name="Samoa", latitude=Decimal("-18.0"), longitude=Decimal("-179.9"))
     nearest = Session.objects.near(-18.0, -179.5).first()
     assert nearest.name == "Samoa"
-    fiji = Session.objects.near(-18.0, -179.5).get(name="Fiji")
+    fiji = Session.objects.near(-18.0, -179.5, wanted=2).get(name="Fiji")
     assert 200 < fiji.distance_km < 250  # ~2.1 degrees of longitude at 18 S, not 358
 
 
@@ -139,3 +139,37 @@ def test_home_queries_are_constant_with_live_instances(
 
     assert measure(2) == 2
     assert measure(10) == 12
+
+
+@pytest.mark.parametrize("probed", [200, 1])  # a small city, and one read as a big one
+def test_live_now_of_the_city_browsed(
+    client, at_evening, make_session, make_instance, make_person, django_assert_num_queries, monkeypatch, probed
+):
+    from django.core.cache import cache
+
+    from sessions_app import clock, models
+    from sessions_app.active_sessions import update_active_sessions
+    from tests.site_helpers import EVENING
+
+    monkeypatch.setattr(models, "CITY_SESSIONS_PROBED", probed)
+    places = [("Late", " dublin", time(21, 15)), ("Early", "Dublin", time(20, 0)), ("Cork", "Cork", time(19, 0))]
+    instances = [
+        make_instance(make_session(name=name, city=city, start_time=start), date(2026, 1, 15))
+        for name, city, start in places
+    ]
+    update_active_sessions(EVENING - clock.lookahead(), full=True)
+    place(make_person(), instances[1])
+    cache.clear()
+    everywhere = section(client.get("/").content.decode(), "live-now")
+    assert re.findall(r'">(\w+)</a>', everywhere) == ["Cork", "Early", "Late"]
+    # 1 the city's session ids, 1 their live instances with sessions and people counts,
+    # 1 starting within a day, 1 the page of sessions, 1 their live instances.
+    with django_assert_num_queries(5):
+        html = client.get("/?country=IE&city=DUBLIN").content.decode()
+    live = section(html, "live-now")
+    assert "Live now in Dublin" in live and re.findall(r'">(\w+)</a>', live) == ["Early", "Late"]
+    assert re.findall(r"<span data-here-count>(\d+)</span> here", live) == ["1", "0"]
+    # A big city's list may be incomplete: it says there may be more.
+    assert ("And more" in live) is (probed == 1)
+    galway = section(client.get("/?country=IE&city=Galway").content.decode(), "live-now")
+    assert "No session is live in Galway right now." in galway

@@ -129,8 +129,8 @@ def test_answer_changes_status_and_moves_checked_in_at(make_session, make_instan
 
 def test_live_nearby_is_same_city_and_country_case_and_space_insensitive(two_live):
     pub, hall, cork = two_live
-    assert list(live_nearby(pub)) == [hall]
-    assert list(live_nearby(cork)) == []
+    assert live_nearby(pub, limit=20) == ([hall], False)
+    assert live_nearby(cork, limit=20) == ([], False)
 
 
 def test_people_at_hides_people_who_do_not_share(two_live, make_person, django_user_model):

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import date, time
 
 import pytest
 from django.contrib.auth.models import User
 from django.contrib.messages import get_messages
 
+from people import views
 from people.models import Attendance, Person
-from tests.site_helpers import login_client, place
+from sessions_app import clock, models
+from sessions_app.active_sessions import update_active_sessions
+from tests.site_helpers import EVENING, login_client, place
 
 pytestmark = pytest.mark.django_db
+ON = date(2026, 1, 15)
 
 
 def messages_of(response) -> list[str]:
@@ -167,3 +172,84 @@ def test_person_nowhere_and_unknown_person(member):
 def test_logged_in_header_links_to_own_page(member):
     html = login_client(member.user).get("/").content.decode()
     assert f'href="/people/{member.pk}/">aoife</a>' in html
+
+
+# --- the instance page's other live sessions in its city -----------------------------
+
+
+@pytest.fixture
+def live_in(make_session, make_instance):
+    """``live_in(city, "HH:MM", ...)``: live instances at EVENING in ``city`` starting at
+    those times (Dublin, 2026-01-15), in that order."""
+
+    def make(city: str, *starts: str) -> list:
+        instances = [
+            make_instance(make_session(name=f"{city} {start}", city=city, start_time=time.fromisoformat(start)), ON)
+            for start in starts
+        ]
+        update_active_sessions(EVENING - clock.lookahead())
+        for instance in instances:
+            instance.refresh_from_db()
+            assert instance.is_active
+        return instances
+
+    return make
+
+
+def nearby_names(html: str) -> list[str]:
+    if 'id="live-nearby"' not in html:
+        return []
+    start = html.index('id="live-nearby"')
+    return re.findall(r'<a href="/instances/\d+/">([^<]+)</a>', html[start : html.index("</ul>", start)])
+
+
+MORE_LINK = 'href="/?country=IE&amp;city=Dublin">And more'
+
+
+def test_the_nearby_list_is_the_soonest_few_with_a_link_for_more(client, live_instance, live_in, monkeypatch):
+    live_in("Dublin", "20:30", "20:00", "21:15")
+    live_in("Cork", "19:30")
+    monkeypatch.setattr(views, "NEARBY_SHOWN", 2)
+    html = client.get(f"/instances/{live_instance.pk}/").content.decode()
+    assert nearby_names(html) == ["Dublin 20:00", "Dublin 20:30"]
+    assert MORE_LINK in html
+    monkeypatch.setattr(views, "NEARBY_SHOWN", 3)
+    html = client.get(f"/instances/{live_instance.pk}/").content.decode()
+    assert nearby_names(html) == ["Dublin 20:00", "Dublin 20:30", "Dublin 21:15"]
+    assert MORE_LINK not in html
+
+
+def test_a_big_city_is_read_from_the_live_instances_by_start(client, live_instance, live_in, monkeypatch):
+    """A city of more sessions than are probed one by one (here: more than one)."""
+    live_in("Dublin", "20:30", "20:00", "21:15")
+    live_in("Cork", "19:30")
+    monkeypatch.setattr(models, "CITY_SESSIONS_PROBED", 1)
+    monkeypatch.setattr(views, "NEARBY_SHOWN", 2)
+    html = client.get(f"/instances/{live_instance.pk}/").content.decode()
+    assert nearby_names(html) == ["Dublin 20:00", "Dublin 20:30"] and MORE_LINK in html
+    # Only the first LIVE_SCANNED live instances by start are read: here Cork's two.
+    live_in("Cork", "19:45")
+    monkeypatch.setattr(models, "LIVE_SCANNED", 2)
+    html = client.get(f"/instances/{live_instance.pk}/").content.decode()
+    assert nearby_names(html) == [] and MORE_LINK in html  # there may be more: the link says so
+
+
+@pytest.mark.parametrize("probed", [200, 1])
+def test_the_instance_page_takes_the_same_queries_whatever_the_city(
+    client, live_instance, live_in, monkeypatch, django_assert_num_queries, probed
+):
+    monkeypatch.setattr(models, "CITY_SESSIONS_PROBED", probed)
+    url = f"/instances/{live_instance.pk}/"
+
+    def queries() -> int:
+        # 1 the instance and its session, 1 the answers, 1 who is here now;
+        # 1 the city's session ids (up to CITY_SESSIONS_PROBED + 1), 1 their live instances.
+        with django_assert_num_queries(5):
+            return len(nearby_names(client.get(url).content.decode()))
+
+    assert queries() == 0
+    live_in("Dublin", "20:00")
+    assert queries() == 1
+    live_in("Dublin", "20:10", "20:20", "20:30", "20:40", "20:50")
+    live_in("Cork", "20:00", "20:30")
+    assert queries() == 6

@@ -472,3 +472,89 @@ def test_stale_session_save_keeps_the_auto_create_horizon(make_session):
         horizon,
         "The Back Room",
     )
+
+
+# --- near me ----------------------------------------------------------------------------
+
+
+def brute_force_nearest(sessions, latitude: float, longitude: float) -> list[int]:
+    """Every session by ``distance_km``'s formula, nearest first (ties by id)."""
+    import math
+
+    def distance(session) -> float:
+        s_lat, s_lon = float(session.latitude), float(session.longitude)
+        d_lon = (s_lon - longitude + 540.0) % 360.0 - 180.0
+        x = math.radians(d_lon) * math.cos(math.radians((s_lat + latitude) / 2.0))
+        y = math.radians(s_lat - latitude)
+        return math.sqrt(x * x + y * y)
+
+    return [s.pk for s in sorted(sessions, key=lambda s: (distance(s), s.pk))]
+
+
+@pytest.fixture
+def scattered_sessions(db):
+    """A dense cluster in Dublin, sessions either side of the antimeridian, some near the
+    North Pole and a few anywhere, at reproducible random places."""
+    import random
+    from decimal import Decimal
+
+    rng = random.Random(8)
+    places = (
+        [(53.35 + rng.uniform(-0.15, 0.15), -6.26 + rng.uniform(-0.25, 0.25)) for _ in range(600)]
+        + [(-18 + rng.uniform(-1, 1), (179.3 + rng.uniform(0, 1.4) + 180) % 360 - 180) for _ in range(60)]
+        + [(rng.uniform(88.5, 90), rng.uniform(-180, 180)) for _ in range(30)]
+        + [(rng.uniform(-70, 70), rng.uniform(-180, 180)) for _ in range(60)]
+    )
+    Session.objects.bulk_create(
+        Session(
+            name=f"S{n}",
+            slug=f"s{n}",
+            venue_name="Pub",
+            city="Somewhere",
+            country="IE",
+            timezone="UTC",
+            latitude=Decimal(f"{latitude:.5f}"),
+            longitude=Decimal(f"{longitude:.5f}"),
+        )
+        for n, (latitude, longitude) in enumerate(places)
+    )
+    Session.objects.create(name="Nowhere", slug="nowhere", venue_name="Pub", city="X", country="IE", timezone="UTC")
+    return list(Session.objects.filter(latitude__isnull=False))
+
+
+@pytest.mark.parametrize(
+    "latitude, longitude, wanted",
+    [
+        (53.35, -6.26, 1),  # in the cluster: the smallest box
+        (53.35, -6.26, 26),
+        (53.35, -6.26, 601),  # more than the cluster holds: a wider box
+        (53.0, -6.0, 10),  # beside the cluster
+        (-18.0, 179.95, 12),  # on the antimeridian
+        (-18.0, -179.2, 30),
+        (89.9, 10.0, 20),  # at the pole: every longitude
+        (0.0, -30.0, 5),  # in the ocean
+        (-60.0, 100.0, 300),  # more than there are: every session, sorted
+    ],
+)
+def test_near_is_exact_for_the_first_wanted(scattered_sessions, django_assert_num_queries, latitude, longitude, wanted):
+    expected = brute_force_nearest(scattered_sessions, latitude, longitude)[:wanted]
+    # 1 the smallest box that holds `wanted`, 1 the sessions of the box around it, nearest first.
+    with django_assert_num_queries(2):
+        found = list(Session.objects.near(latitude, longitude, wanted=wanted).values_list("pk", flat=True)[:wanted])
+    assert found == expected
+
+
+def test_near_is_exact_whatever_box_it_picks(scattered_sessions):
+    """Every number wanted, so that the box picked holds just enough: the sessions just
+    outside its sides are nearer than those in its corners."""
+    for latitude, longitude in [(53.35, -6.26), (53.43, -6.1)]:
+        expected = brute_force_nearest(scattered_sessions, latitude, longitude)
+        for wanted in range(1, 300, 7):
+            found = list(Session.objects.near(latitude, longitude, wanted=wanted).values_list("pk", flat=True))
+            assert found[:wanted] == expected[:wanted], (latitude, longitude, wanted)
+
+
+def test_near_counts_only_the_sessions_asked_about(scattered_sessions):
+    dubliners = Session.objects.filter(latitude__gt=53)
+    nearest = list(dubliners.near(-18.0, 179.95, wanted=3)[:3])
+    assert len(nearest) == 3 and all(session.latitude > 53 for session in nearest)
