@@ -205,7 +205,7 @@ def endpoints_of(targets: dict, secure: dict[str, str]) -> list[tuple[str, str, 
             (f"/api/live, home's {len(targets['home_ids'])} ids", home_live, secure),
             ("/api/live, home's ids, logged in", home_live, logged_in),
             (f"/api/live, instance's {len(targets['instance_ids'])} ids", instance_live, secure),
-            ("/api/live, no ids (all live)", "/api/live", secure),
+            ("/api/live, no ids (first page of 500)", "/api/live", secure),
         ]
     endpoints += [
         ("trivial view, logged in", "/bench/trivial-logged-in", logged_in),
