@@ -11,15 +11,21 @@ Python load generator):
   framework's own ceiling on this machine (routed only by ``bench.load_settings``),
   and ``/bench/trivial-logged-in``, which only reads the logged-in user (the session
   and user queries every logged-in request pays);
-- the home page, an instance page (the live instance with the most answers);
-- ``/api/live`` when the branch has it (otherwise noted and skipped);
-- the person endpoint, logged in (a session cookie).
+- the home page and an instance page (the live instance with the most answers), each
+  anonymous and logged in (a session cookie);
+- ``/api/live`` when the branch has it (otherwise noted and skipped): with the session ids
+  the home page and the instance page send (``?sessions=``, read from their
+  ``data-session-id`` attributes as ``static/ceol/live.js`` does), anonymous and logged
+  in, and without ids (every live instance);
+- the person endpoint, logged in.
 
 Every request carries ``X-Forwarded-Proto: https``, as Render's proxy sends, so the
 production HTTPS settings stay on. It prints requests/s, p50 and p99 latency per endpoint
 and each one's throughput as a fraction of the trivial view's (measured first and last;
-the ratio uses their mean). Only loopback is ever a target; every run is bounded by
-``--duration``. A whole run at 10,000 sessions takes a few minutes, most of it the build.
+the ratio uses their mean). ``--rounds N`` goes through every endpoint N times and reports
+medians, each round's ratios against that round's own trivial runs (the machine's load
+moves between rounds); ``--only`` narrows the endpoints. Only loopback is ever a target;
+every run is bounded by ``--duration``. A whole run at 10,000 sessions takes a few minutes, most of it the build.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import http.client
 import json
 import os
 import re
+import runpy
 import secrets
 import shutil
 import socket
@@ -68,6 +75,8 @@ class Result:
     # requests/s is the ceiling of 2 workers at that latency.
     estimated: bool = False
     ratio: float | None = None
+    ratio_low: float | None = None  # the lowest and highest ratio over the rounds
+    ratio_high: float | None = None
 
 
 def free_port() -> int:
@@ -107,9 +116,15 @@ def ensure_database(database_url: str) -> None:
         print(f"created database {name}", file=sys.stderr)
 
 
-def prepare_data(*, sessions: int, rebuild: bool) -> dict:
+def page_session_ids(html: bytes) -> list[int]:
+    """The session ids a page's script sends to ``/api/live`` (``data-session-id``)."""
+    return sorted({int(found) for found in re.findall(rb'data-session-id="(\d+)"', html)})
+
+
+def prepare_data(*, sessions: int, rebuild: bool, sweep: bool = True) -> dict:
     """Reuse the database when it holds exactly the benchmark's sessions; else build them.
-    Returns the ids the endpoints need and a session cookie for the logged-in requests."""
+    Returns the ids the endpoints need, the session ids the home and instance pages send
+    to ``/api/live``, and a session cookie for the logged-in requests."""
     from django.contrib.auth.models import User
     from django.core.management import call_command
     from django.db.models import Count, Q
@@ -135,13 +150,14 @@ def prepare_data(*, sessions: int, rebuild: bool) -> dict:
             )
         data.reset()
         data.build(sessions=sessions, now=clock.now(), progress=lambda message: print(message, file=sys.stderr))
-    started = time.perf_counter()
-    result = update_active_sessions(trigger="cron")
-    print(
-        f"sweep: {len(result.get('activated', []))} activated, {len(result.get('people_moved', []))} people "
-        f"moved in {time.perf_counter() - started:.1f} s",
-        file=sys.stderr,
-    )
+    if sweep:
+        started = time.perf_counter()
+        result = update_active_sessions(trigger="cron")
+        print(
+            f"sweep: {len(result.get('activated', []))} activated, {len(result.get('people_moved', []))} people "
+            f"moved in {time.perf_counter() - started:.1f} s",
+            file=sys.stderr,
+        )
 
     instance = (
         SessionInstance.objects.filter(is_active=True)
@@ -158,7 +174,45 @@ def prepare_data(*, sessions: int, rebuild: bool) -> dict:
     from django.conf import settings
 
     cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
-    return {"instance_id": instance.pk, "answers": instance.answers, "person_id": person.pk, "cookie": cookie}
+    page = Client(HTTP_HOST=HOST, HTTP_X_FORWARDED_PROTO="https")
+    return {
+        "instance_id": instance.pk,
+        "answers": instance.answers,
+        "person_id": person.pk,
+        "cookie": cookie,
+        "home_ids": page_session_ids(page.get("/").content),
+        "instance_ids": page_session_ids(page.get(f"/instances/{instance.pk}/").content),
+    }
+
+
+def endpoints_of(targets: dict, secure: dict[str, str]) -> list[tuple[str, str, dict[str, str]]]:
+    """(name, path, headers) of every endpoint of the figure, in the order they are driven:
+    the trivial view first and last (the ratio's ceiling), anonymous and logged in where
+    the answer depends on the viewer."""
+    logged_in = {**secure, "Cookie": targets["cookie"]}
+    instance = f"/instances/{targets['instance_id']}/"
+    home_live = "/api/live?sessions=" + ",".join(map(str, targets["home_ids"]))
+    instance_live = "/api/live?sessions=" + ",".join(map(str, targets["instance_ids"]))
+    endpoints = [
+        ("trivial view", "/bench/trivial", secure),
+        ("home page", "/", secure),
+        ("home page, logged in", "/", logged_in),
+        (f"instance page ({targets['answers']} answers)", instance, secure),
+        ("instance page, logged in", instance, logged_in),
+    ]
+    if has_route("/api/live"):
+        endpoints += [
+            (f"/api/live, home's {len(targets['home_ids'])} ids", home_live, secure),
+            ("/api/live, home's ids, logged in", home_live, logged_in),
+            (f"/api/live, instance's {len(targets['instance_ids'])} ids", instance_live, secure),
+            ("/api/live, no ids (first page of 500)", "/api/live", secure),
+        ]
+    endpoints += [
+        ("trivial view, logged in", "/bench/trivial-logged-in", logged_in),
+        ("person endpoint (logged in)", f"/api/person/{targets['person_id']}/active_session", logged_in),
+        ("trivial view (again)", "/bench/trivial", secure),
+    ]
+    return endpoints
 
 
 def has_route(path: str) -> bool:
@@ -323,13 +377,22 @@ def main(argv: list[str] | None = None) -> int:
         "--duration", type=int, default=10, help=f"seconds per endpoint, 1-{MAX_DURATION_S} (default 10)"
     )
     parser.add_argument("--connections", type=int, default=4, help="concurrent connections, 1-64 (default 4)")
+    parser.add_argument("--rounds", type=int, default=1, help="times through every endpoint, 1-10 (default 1)")
+    parser.add_argument(
+        "--only", default="", help="comma-separated parts of endpoint names to measure (the trivial view always is)"
+    )
     parser.add_argument("--rebuild", action="store_true", help="empty ceol's tables and build the data again")
     parser.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--allow-sqlite", action="store_true", help="run on SQLite anyway (figures not comparable)")
     args = parser.parse_args(argv)
-    if not 1 <= args.duration <= MAX_DURATION_S or not 1 <= args.connections <= 64 or args.sessions < 2:
-        parser.error(f"--duration 1-{MAX_DURATION_S}, --connections 1-64, --sessions at least 2")
+    if (
+        not 1 <= args.duration <= MAX_DURATION_S
+        or not 1 <= args.connections <= 64
+        or not 1 <= args.rounds <= 10
+        or args.sessions < 2
+    ):
+        parser.error(f"--duration 1-{MAX_DURATION_S}, --connections 1-64, --rounds 1-10, --sessions at least 2")
     database_url = os.environ.get("DATABASE_URL", "")
     postgres = database_url.startswith(("postgres://", "postgresql://"))
     if not postgres and not args.allow_sqlite:
@@ -349,62 +412,42 @@ def main(argv: list[str] | None = None) -> int:
 
     django.setup()
     targets = prepare_data(sessions=args.sessions, rebuild=args.rebuild)
-    secure = FORWARDED_HTTPS
-    logged_in = {**secure, "Cookie": targets["cookie"]}
-    endpoints = [
-        ("trivial view", "/bench/trivial", secure),
-        ("home page", "/", secure),
-        (f"instance page ({targets['answers']} answers)", f"/instances/{targets['instance_id']}/", secure),
-    ]
-    notes = []
-    if has_route("/api/live"):
-        endpoints.append(("/api/live", "/api/live", secure))
-    else:
-        notes.append("/api/live: not on this branch, skipped")
-    endpoints.append(("trivial view, logged in", "/bench/trivial-logged-in", logged_in))
-    endpoints.append(("person endpoint (logged in)", f"/api/person/{targets['person_id']}/active_session", logged_in))
-    endpoints.append(("trivial view (again)", "/bench/trivial", secure))
+    endpoints = endpoints_of(targets, FORWARDED_HTTPS)
+    if args.only:
+        wanted = [part.strip() for part in args.only.split(",") if part.strip()]
+        endpoints = [e for e in endpoints if e[1] == "/bench/trivial" or any(w in e[0] for w in wanted)]
+    notes = [] if has_route("/api/live") else ["/api/live: not on this branch, skipped"]
+    person_path = f"/api/person/{targets['person_id']}/active_session"
+    logged_in = {**FORWARDED_HTTPS, "Cookie": targets["cookie"]}
 
-    load_before = os.getloadavg()[0]
+    load_samples = [os.getloadavg()[0]]
     port = free_port()
     log_path = Path(tempfile.gettempdir()) / f"ceol-bench-load-{port}.log"
     server = start_server(env, port, log_path)
     drive = run_wrk if generator == "wrk" else run_python
-    results: list[Result] = []
+    rounds: list[list[Result]] = []
     try:
-        person_body = json.loads(check_endpoint(port, endpoints[-2][1], endpoints[-2][2]))
+        person_body = json.loads(check_endpoint(port, person_path, logged_in))
         if person_body.get("active_session") is None:
             raise SystemExit("The person endpoint shows no location: the session cookie did not log in.")
         if check_endpoint(port, "/bench/trivial-logged-in", logged_in) != b"yes":
             raise SystemExit("The session cookie did not log in.")
-        for name, path, headers in endpoints:
-            first_ms = timed_request(port, path, headers)
-            url = f"http://{HOST}:{port}{path}"
-            if first_ms > args.duration * 1000 / 2:
-                single_ms = timed_request(port, path, headers)
-                print(f"{name}: one request takes {single_ms / 1000:.1f} s alone; not driving load", file=sys.stderr)
-                rps = WORKERS * 1000 / single_ms
-                results.append(Result(name, path, rps, single_ms, single_ms, 1, 0, single_ms, estimated=True))
-                continue
-            drive(url, duration=WARMUP_S, connections=args.connections, headers=headers)
-            wait_until_idle(port)
-            single_ms = timed_request(port, path, headers)
-            print(f"measuring {name} ({args.duration} s) ...", file=sys.stderr)
-            rps, p50, p99, requests, errors = drive(
-                url, duration=args.duration, connections=args.connections, headers=headers
+        for number in range(args.rounds):
+            if args.rounds > 1:
+                print(f"round {number + 1} of {args.rounds}", file=sys.stderr)
+            rounds.append(
+                [measure(port, endpoint, args=args, drive=drive, load_samples=load_samples) for endpoint in endpoints]
             )
-            results.append(Result(name, path, rps, p50, p99, requests, errors, single_ms))
-            wait_until_idle(port)
     finally:
         server.terminate()
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
-
-    ceiling = statistics.mean(r.requests_per_s for r in results if r.path == "/bench/trivial")
-    for result in results:
-        result.ratio = result.requests_per_s / ceiling if ceiling else None
+    load_samples.append(os.getloadavg()[0])
+    results = combine(rounds)
+    load_range = [min(load_samples), max(load_samples)]
+    threads = runpy.run_path(str(ROOT / "gunicorn.conf.py"))["threads"]
     if args.json:
         print(
             json.dumps(
@@ -413,37 +456,99 @@ def main(argv: list[str] | None = None) -> int:
                     "generator": generator,
                     "connections": args.connections,
                     "duration_s": args.duration,
+                    "rounds": args.rounds,
+                    "threads": threads,
                     "notes": notes,
-                    "load_average": [load_before, os.getloadavg()[0]],
+                    "load_average": load_range,
                     "results": [asdict(r) for r in results],
+                    "each_round": [[asdict(r) for r in one] for one in rounds],
                 },
                 indent=2,
             )
         )
         return 0
     print(
-        f"ceol load figure: {args.sessions:,} sessions on {'PostgreSQL' if postgres else 'SQLite'}, gunicorn 2 "
-        f"workers on {HOST}, {generator} with {args.connections} connections, {args.duration} s per endpoint"
+        f"ceol load figure: {args.sessions:,} sessions on {'PostgreSQL' if postgres else 'SQLite'}, gunicorn "
+        f"{WORKERS} workers x {threads} threads on {HOST}, {generator} with {args.connections} connections, "
+        f"{args.duration} s per endpoint, {args.rounds} round(s)"
     )
-    print(f"{'endpoint':<38}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'alone ms':>10}{'errors':>8}{'x trivial':>11}")
+    print(
+        f"{'endpoint':<40}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'alone ms':>10}{'errors':>8}{'x trivial':>11}"
+        f"{'range':>14}"
+    )
     for r in results:
         rps_text = f"~{r.requests_per_s:.2f}" if r.estimated else f"{r.requests_per_s:.1f}"
+        spread = f"{r.ratio_low:.3f}-{r.ratio_high:.3f}" if args.rounds > 1 else ""
         print(
-            f"{r.name:<38}{rps_text:>9}{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{r.single_ms:>10.1f}{r.errors:>8}{r.ratio:>11.3f}"
+            f"{r.name:<40}{rps_text:>9}{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{r.single_ms:>10.1f}{r.errors:>8}"
+            f"{r.ratio:>11.3f}{spread:>14}"
         )
     for note in notes:
         print(f"note: {note}")
     print(
-        f"machine load average (1 min): {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
-        f"on {os.cpu_count()} cores (other processes share them: figures vary between runs)"
+        f"machine load average (1 min) during the run: {load_range[0]:.1f}-{load_range[1]:.1f} on "
+        f"{os.cpu_count()} cores (other processes share them: figures vary between runs)"
     )
     if any(r.estimated for r in results):
         print(
             f"~: one request alone took more than half the run; no load driven, requests/s = {WORKERS} workers "
             "/ that latency"
         )
-    print(f"(ratio to the mean of the two trivial runs; goal: every page at least 0.5; server log: {log_path})")
+    print(
+        "(medians over the rounds; ratio to the mean of each round's two trivial runs; goal: every page at "
+        f"least 0.5; server log: {log_path})"
+    )
     return 0
+
+
+def measure(port: int, endpoint: tuple, *, args, drive, load_samples: list[float]) -> Result:
+    """Warm up, wait for idle workers, time one request alone, then drive the load."""
+    name, path, headers = endpoint
+    first_ms = timed_request(port, path, headers)
+    url = f"http://{HOST}:{port}{path}"
+    if first_ms > args.duration * 1000 / 2:
+        single_ms = timed_request(port, path, headers)
+        print(f"{name}: one request takes {single_ms / 1000:.1f} s alone; not driving load", file=sys.stderr)
+        rps = WORKERS * 1000 / single_ms
+        return Result(name, path, rps, single_ms, single_ms, 1, 0, single_ms, estimated=True)
+    drive(url, duration=WARMUP_S, connections=args.connections, headers=headers)
+    wait_until_idle(port)
+    single_ms = min(timed_request(port, path, headers) for _ in range(3))
+    print(f"measuring {name} ({args.duration} s) ...", file=sys.stderr)
+    load_samples.append(os.getloadavg()[0])
+    rps, p50, p99, requests, errors = drive(url, duration=args.duration, connections=args.connections, headers=headers)
+    wait_until_idle(port)
+    return Result(name, path, rps, p50, p99, requests, errors, single_ms)
+
+
+def combine(rounds: list[list[Result]]) -> list[Result]:
+    """One result per endpoint: medians over the rounds, each round's ratio to the mean of
+    its own trivial runs (the machine's load moves between rounds), errors summed."""
+    ratios: dict[str, list[float]] = {}
+    for one in rounds:
+        ceiling = statistics.mean(r.requests_per_s for r in one if r.path == "/bench/trivial")
+        for r in one:
+            ratios.setdefault(r.name, []).append(r.requests_per_s / ceiling if ceiling else 0.0)
+    combined = []
+    for position, first in enumerate(rounds[0]):
+        same = [one[position] for one in rounds]
+        combined.append(
+            Result(
+                first.name,
+                first.path,
+                statistics.median(r.requests_per_s for r in same),
+                statistics.median(r.p50_ms for r in same),
+                statistics.median(r.p99_ms for r in same),
+                sum(r.requests for r in same),
+                sum(r.errors for r in same),
+                statistics.median(r.single_ms for r in same),
+                estimated=any(r.estimated for r in same),
+                ratio=statistics.median(ratios[first.name]),
+                ratio_low=min(ratios[first.name]),
+                ratio_high=max(ratios[first.name]),
+            )
+        )
+    return combined
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -85,6 +86,9 @@ DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")),
+        # One "SELECT 1" before a request's first query on a reused connection, so that
+        # a connection the server dropped is replaced instead of failing the request (its
+        # cost did not show in bench/LOAD.md's runs).
         conn_health_checks=True,
     )
 }
@@ -126,6 +130,29 @@ STORAGES = {
         )
     },
 }
+
+# Caches. "default" is per process (allauth's rate limits, the home page's browse counts).
+CACHES: dict[str, dict[str, Any]] = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Sessions stay in the database (a logout or an expiry ends them for good), read through a
+# file cache that every worker of the host shares (cached_db): a logged-in request then
+# costs one query (the user) instead of two. A per-process cache would be wrong (a session
+# changed or ended in one worker would live on in the other's copy), and signed-cookie
+# sessions could not be ended by a logout (a copied cookie stays valid until it expires).
+# With more than one instance (host) each would keep its own copies: set
+# SESSION_CACHE_DIR=off there, or point it at a directory they all share. bench/LOAD.md.
+SESSION_CACHE_DIR = os.environ.get("SESSION_CACHE_DIR", "").strip() or str(BASE_DIR / "var" / "session-cache")
+if SESSION_CACHE_DIR.lower() != "off":
+    CACHES["sessions"] = {
+        # Files written 0600 in a 0700 directory created by Django: keep it inside the
+        # application's own tree, never in a directory other users can write (pickles).
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": SESSION_CACHE_DIR,
+        # Each write lists the directory and culls a third past this many files.
+        "OPTIONS": {"MAX_ENTRIES": 20_000},
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    SESSION_CACHE_ALIAS = "sessions"
 
 LOGIN_URL = "login"
 # How often pages poll the JSON API to refresh the header dot and LIVE NOW badges.

@@ -1,8 +1,15 @@
 """Settings for the test suite: the real settings with a throwaway secret key."""
 
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+# The session cache (cached_db over files) of this test process only, removed at exit.
+if not os.environ.get("SESSION_CACHE_DIR"):
+    os.environ["SESSION_CACHE_DIR"] = tempfile.mkdtemp(prefix="ceol-test-sessions-")
+    atexit.register(shutil.rmtree, os.environ["SESSION_CACHE_DIR"], ignore_errors=True)
 
 from ceol.settings import *  # noqa: E402,F401,F403
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.load import parse_wrk
+from bench.load import Result, combine, page_session_ids, parse_wrk
 
 WRK_OUTPUT = """Running 10s test @ http://127.0.0.1:40123/bench/trivial
   1 threads and 4 connections
@@ -59,3 +59,26 @@ def test_trivial_logged_in_view_reads_the_user(client, member):
 @pytest.mark.parametrize("path", ["/bench/trivial", "/bench/trivial-logged-in"])
 def test_trivial_views_are_not_part_of_the_site(client, path):
     assert client.get(path).status_code == 404
+
+
+def test_page_session_ids_are_the_ones_the_pages_script_sends():
+    html = b'<li data-session-id="12"><div data-session-id="3" data-instance-id="9"></div><li data-session-id="12">'
+    assert page_session_ids(html) == [3, 12]
+
+
+def one_round(trivial: float, page: float, trivial_again: float) -> list[Result]:
+    return [
+        Result("trivial view", "/bench/trivial", trivial, 1, 2, 100, 0, 1),
+        Result("home page", "/", page, 10, 20, 10, 0, 5),
+        Result("trivial view (again)", "/bench/trivial", trivial_again, 1, 2, 100, 1, 1),
+    ]
+
+
+def test_each_rounds_ratio_is_against_its_own_trivial_runs():
+    # The machine is twice as busy in the second round: the ratio stays 0.1.
+    results = combine([one_round(1000, 100, 1000), one_round(500, 50, 500), one_round(800, 100, 800)])
+    home = results[1]
+    assert home.ratio == pytest.approx(0.1)
+    assert (home.ratio_low, home.ratio_high) == (pytest.approx(0.1), pytest.approx(0.125))
+    assert home.requests_per_s == 100 and home.requests == 30
+    assert results[2].errors == 3

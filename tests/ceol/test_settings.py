@@ -141,3 +141,53 @@ def test_a_500_with_debug_off_logs_one_error_with_its_traceback(caplog):
     assert "/boom/" in record.getMessage()
     assert record.exc_info is not None and record.exc_info[0] is RuntimeError
     assert "boom from a page" in caplog.text
+
+
+def settings_printed(*names: str, **env: str) -> list[str]:
+    """The production settings ``names`` (Python expressions over ``s``, the settings) as
+    printed by a fresh process with ``env`` added."""
+    code = "import django; django.setup(); from django.conf import settings as s; print(" + ", ".join(names) + ")"
+    result = run_python(code, production_env(**env))
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+SESSIONS = (
+    "s.SESSION_ENGINE",
+    "s.CACHES.get('sessions', {}).get('BACKEND')",
+    "s.CACHES.get('sessions', {}).get('LOCATION')",
+    "s.DATABASES['default']['CONN_HEALTH_CHECKS']",
+)
+
+
+def test_sessions_are_read_through_a_file_cache_the_workers_share():
+    engine, backend, location, health_checks = settings_printed(*SESSIONS)
+    assert engine == "django.contrib.sessions.backends.cached_db"
+    assert backend == "django.core.cache.backends.filebased.FileBasedCache"
+    assert Path(location) == ROOT / "var" / "session-cache"  # inside the application's tree
+    assert health_checks == "True"
+
+
+def test_the_session_cache_can_move_or_be_switched_off(tmp_path):
+    assert settings_printed(*SESSIONS, SESSION_CACHE_DIR=str(tmp_path))[2] == str(tmp_path)
+    off = settings_printed(*SESSIONS, SESSION_CACHE_DIR="off")
+    assert off == ["django.contrib.sessions.backends.db", "None", "None", "True"]
+
+
+def test_gunicorn_runs_two_workers_of_four_threads_by_default():
+    code = "import runpy; c = runpy.run_path('gunicorn.conf.py'); print(c['workers'], c['threads'], c['timeout'])"
+    default = run_python(code, production_env())
+    assert default.returncode == 0, default.stderr
+    assert default.stdout.split() == ["2", "4", "30"]
+    sync = run_python(code, production_env(GUNICORN_THREADS="1", WEB_CONCURRENCY="3"))
+    assert sync.stdout.split() == ["3", "1", "30"]
+
+
+def test_templates_are_compiled_once_per_process_in_production():
+    code = (
+        "import django; django.setup(); from django.template import engines; "
+        "print(engines['django'].engine.loaders[0][0])"
+    )
+    result = run_python(code, production_env())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "django.template.loaders.cached.Loader"

@@ -81,8 +81,8 @@ def test_queries_do_not_grow_with_sessions(
             place(person, instance)
         update_active_sessions(EVENING - clock.lookahead(), full=True)
         # 1 the live instances with their people counts, 1 the last sweep;
-        # logged in: + 1 the session row, 1 the user, 1 the viewer's person.
-        with django_assert_num_queries(5 if logged_in else 2):
+        # logged in: + 1 the user, 1 the viewer's person (the session is in the cache).
+        with django_assert_num_queries(4 if logged_in else 2):
             body = client.get("/api/live").json()
         return len(body["live"])
 
@@ -165,8 +165,8 @@ def test_first_next_and_last_pages_take_the_same_queries(
     url, pages = "/api/live", 0
     while url:
         # 1 the page of live instances with their people counts, 1 the last sweep;
-        # logged in: + 1 the session row, 1 the user, 1 the viewer's person.
-        with django_assert_num_queries(5 if logged_in else 2):
+        # logged in: + 1 the user, 1 the viewer's person (the session is in the cache).
+        with django_assert_num_queries(4 if logged_in else 2):
             url = client.get(url).json()["next"]
         pages += 1
     assert pages == 3
