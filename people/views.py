@@ -94,7 +94,7 @@ def _live_now(viewer, *, city: str, country: str) -> tuple[list, bool]:
     )
     if not ids:
         return [], False
-    live = list(with_counts.filter(pk__in=ids[:LIVE_SHOWN]).select_related("session").order_by("starts_at", "pk"))
+    live = list(with_counts.filter(pk__in=ids[:LIVE_SHOWN]).with_listed_session().order_by("starts_at", "pk"))
     return live, len(ids) > LIVE_SHOWN
 
 
@@ -175,7 +175,7 @@ def home(request):
     soon = list(
         SessionInstance.objects.starting_between(now, now + SOON_SPAN)
         .filter(is_active=False)
-        .select_related("session")[: SOON_SHOWN + 1]
+        .with_listed_session()[: SOON_SHOWN + 1]
     )
 
     sessions = Session.objects.all()

@@ -735,6 +735,12 @@ FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 class SessionInstanceQuerySet(LiveStateQuerySet[ModelT, RowT]):
+    def with_listed_session(self):
+        """With their session, as a list of instances shows it: everything but the rules,
+        whose parsing is the costliest part of loading a session and which such lists do
+        not show (reading ``session.recurrence`` on these raises, see PITFALLS)."""
+        return self.select_related("session").defer("session__recurrence")
+
     def open_at(self, t: datetime):
         """Instances whose active window contains ``t`` (``active_from <= t < active_until``).
 
@@ -818,7 +824,7 @@ class SessionInstanceQuerySet(LiveStateQuerySet[ModelT, RowT]):
             .values_list("pk", flat=True)[: CITY_SESSIONS_PROBED + 1]
         )
         if len(ids) <= CITY_SESSIONS_PROBED:
-            found = list(self.live_of_sessions(ids).select_related("session").order_by("starts_at", "pk")[: limit + 1])
+            found = list(self.live_of_sessions(ids).with_listed_session().order_by("starts_at", "pk")[: limit + 1])
             return found[:limit], len(found) > limit
         # The start of the LIVE_SCANNED-th live instance bounds the walk (an index-only
         # skip over LIVE_SCANNED entries); no bound when fewer are live.
@@ -834,7 +840,7 @@ class SessionInstanceQuerySet(LiveStateQuerySet[ModelT, RowT]):
             self.live()
             .filter(starts_at__lte=Coalesce(Subquery(bound), Value(FAR_FUTURE, output_field=DateTimeField())))
             .filter(Exists(in_city))
-            .select_related("session")
+            .with_listed_session()
             .order_by("starts_at", "pk")[: limit + 1]
         )
         return found[:limit], True
