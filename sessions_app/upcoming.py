@@ -85,6 +85,13 @@ def rule_dates(session: Session, *, after: datetime, before: datetime, slot: Slo
     not ended at ``after`` (and starts before ``before``), within the session's initiation
     and termination dates. Empty when the slot has no rules or times, the zone is invalid
     or the rules cannot be expanded (the page then lists created instances only)."""
+    return [pending.date for pending in _rule_instances(session, after=after, before=before, slot=slot)]
+
+
+def _rule_instances(
+    session: Session, *, after: datetime, before: datetime, slot: Slot | None = None
+) -> list[SessionInstance]:
+    """The unsaved instances (windows computed) of ``rule_dates``."""
     slot = slot or Slot(None, session.recurrence, session.start_time, session.end_time)
     tz = session.zone
     if not slot.rules or slot.start_time is None or slot.end_time is None or tz is None:
@@ -100,17 +107,17 @@ def rule_dates(session: Session, *, after: datetime, before: datetime, slot: Slo
         )
     except (RecurrenceError, TypeError, ValueError, AttributeError):
         return []
-    dates = []
+    pending = []
     for start in starts:
         on = start.date()
         if session.initiation_date and on < session.initiation_date:
             continue
         if session.termination_date and on > session.termination_date:
             continue
-        ends = _unsaved(session, on, slot).ends_at
-        if ends is not None and ends > after:
-            dates.append(on)
-    return dates
+        instance = _unsaved(session, on, slot)
+        if instance.ends_at is not None and instance.ends_at > after:
+            pending.append(instance)
+    return pending
 
 
 def _matches(instance: SessionInstance, slot: Slot, on: date) -> bool:
@@ -164,10 +171,11 @@ def next_starts_from_rules(
     for session in sessions:
         starts = []
         for slot in slots_for(session, slots.get(session.pk, ())):
-            for on in rule_dates(session, after=now, before=now + SEARCH_SPANS[0], slot=slot)[:OCCURRENCES_SHOWN]:
-                start = _unsaved(session, on, slot).starts_at
-                if start is not None and start > now:
-                    starts.append((start, on))
+            for pending in _rule_instances(session, after=now, before=now + SEARCH_SPANS[0], slot=slot)[
+                :OCCURRENCES_SHOWN
+            ]:
+                if pending.starts_at is not None and pending.starts_at > now:
+                    starts.append((pending.starts_at, pending.date))
         if starts:
             candidates[session.pk] = sorted(starts)
     if not candidates:
